@@ -74,6 +74,12 @@ def _parse_mechanism(
             f"stoichiometry given for reactant role(s) {unknown_roles} that the mechanism does not list",
             source=source, key=f"{key}.mechanism_stoichiometry",
         )
+    missing_roles = [r for r in roles if stoichiometry and r not in stoichiometry]
+    if missing_roles:
+        raise ModelFormatError(
+            f"reactant role(s) {missing_roles} have no entry in mechanism_stoichiometry",
+            source=source, key=f"{key}.mechanism_stoichiometry",
+        )
     substrates, products = [], []
     for role in roles:
         target = mechanism[role]

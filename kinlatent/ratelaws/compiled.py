@@ -161,8 +161,8 @@ class CompiledRateLaws:
     # ---- evaluation --------------------------------------------------------------------------------------
     def unit_terms(self, x: Tensor, params: Tensor) -> RateTerms:
         """Unit (vmax = 1) forward and backward rates and their slot log-derivatives."""
-        batch = x.shape[0]
         par = params if params.dim() == 2 else params.unsqueeze(0)
+        batch = max(x.shape[0], par.shape[0])
         forwards, backwards, dlnf, dlnb = [], [], [], []
         for g in self.groups:
             s = x[:, g.substrate_species]
@@ -190,7 +190,7 @@ class CompiledRateLaws:
         backward = torch.cat(backwards, dim=1)[:, self._to_reaction_order]
         if self.modifier_reaction.numel():
             log_m = torch.log(x[:, self.modifier_species])
-            zeros = torch.zeros_like(forward)
+            zeros = torch.zeros((x.shape[0], forward.shape[1]), dtype=x.dtype, device=x.device)
             forward = forward * torch.exp(zeros.index_add(1, self.modifier_reaction, log_m * self.modifier_alpha))
             backward = backward * torch.exp(zeros.index_add(1, self.modifier_reaction, log_m * self.modifier_beta))
             dlnf.append(self.modifier_alpha.expand(batch, -1))
@@ -215,8 +215,9 @@ class CompiledRateLaws:
     def elasticities(self, x: Tensor, params: Tensor) -> Tensor:
         """Dense ∂v/∂x over all species, shape (B, R, n_species)."""
         terms = self.unit_terms(x, params)
-        contributions = self.slot_elasticities(x, terms, self.vmax(params).expand(x.shape[0], -1))
+        batch = terms.forward.shape[0]
+        contributions = self.slot_elasticities(x, terms, self.vmax(params).expand(batch, -1))
         n_species = len(self.model.species)
-        flat = torch.zeros((x.shape[0], self.model.n_reactions * n_species), dtype=x.dtype, device=x.device)
+        flat = torch.zeros((batch, self.model.n_reactions * n_species), dtype=x.dtype, device=x.device)
         flat = flat.index_add(1, self.slot_reaction * n_species + self.slot_species, contributions)
-        return flat.view(x.shape[0], self.model.n_reactions, n_species)
+        return flat.view(batch, self.model.n_reactions, n_species)

@@ -1,0 +1,1 @@
+"""Importable, testable stage functions behind the CLI and the Hydra jobs."""
