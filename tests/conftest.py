@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from kinlatent.settings import MODELS_DIR_ENV, models_dir
@@ -71,8 +70,3 @@ def oracle1(strain1, steady1):
     from kinlatent.stability import OracleStability
 
     return OracleStability(strain1, steady1.concentrations, steady1.fluxes)
-
-
-@pytest.fixture(scope="session")
-def rng() -> np.random.Generator:
-    return np.random.default_rng(20261203)
