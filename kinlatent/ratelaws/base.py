@@ -59,18 +59,12 @@ class RateLaw(ABC):
     @classmethod
     def validate(cls, reaction: Reaction, source: str | None) -> None:
         """Check the reaction's reactant roles fit this law; raise :class:`ModelFormatError` otherwise."""
-        if cls.default_substrate_roles is not None:
-            roles = tuple(slot.role for slot in reaction.substrates)
-            if roles != cls.default_substrate_roles:
+        for kind, expected, slots in (("substrates", cls.default_substrate_roles, reaction.substrates),
+                                      ("products", cls.default_product_roles, reaction.products)):
+            roles = tuple(slot.role for slot in slots)
+            if expected is not None and roles != expected:
                 raise ModelFormatError(
-                    f"{cls.name} needs substrates {list(cls.default_substrate_roles)}, got {list(roles)}",
-                    source=source, key=f"reactions.{reaction.name}.mechanism",
-                )
-        if cls.default_product_roles is not None:
-            roles = tuple(slot.role for slot in reaction.products)
-            if roles != cls.default_product_roles:
-                raise ModelFormatError(
-                    f"{cls.name} needs products {list(cls.default_product_roles)}, got {list(roles)}",
+                    f"{cls.name} needs {kind} {list(expected)}, got {list(roles)}",
                     source=source, key=f"reactions.{reaction.name}.mechanism",
                 )
         if not reaction.substrates:

@@ -128,3 +128,11 @@ def test_non_finite_sets_give_nan_not_an_exception(oracle1):
     ln_km[1, 0] = float("nan")
     lam = oracle1.lambda_max(ln_km)
     assert torch.isnan(lam[1]) and torch.isfinite(lam[[0, 2]]).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_oracle_on_cuda_matches_cpu(strain1, steady1, oracle1):
+    gpu = OracleStability(strain1, steady1.concentrations, steady1.fluxes, device="cuda")
+    ln_km = oracle1.km_vector() + torch.as_tensor(np.random.default_rng(3).normal(0.0, 1.0, (64, oracle1.n_km)))
+    on_gpu = gpu.lambda_max(ln_km.cuda()).cpu()
+    assert torch.allclose(on_gpu, oracle1.lambda_max(ln_km), rtol=1e-6, atol=1e-5)
