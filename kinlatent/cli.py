@@ -21,6 +21,23 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+HYDRA_COMMANDS = {
+    "sample": ("sample", "kinlatent.pipelines.sample:run_sample",
+               "ORACLE training set: sample + validate as Ray tasks (Hydra overrides, e.g. sampler.n_samples=1000)"),
+}
+
+
+def _hydra_command(command: str, overrides: list[str]) -> int:
+    """Hand the rest of the command line to Hydra untouched (overrides, ``-m``, ``--help``, ``--cfg job``)."""
+    import importlib
+
+    from kinlatent.hydra_app import run_hydra_command
+
+    config_name, target, _ = HYDRA_COMMANDS[command]
+    module, function = target.split(":")
+    return run_hydra_command(config_name, getattr(importlib.import_module(module), function), overrides)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kinlatent", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
@@ -32,10 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--row", help="row of a pyTFA state file (label or index; default: the model's name)")
     inspect.add_argument("--json", action="store_true", help="print a JSON object")
     inspect.set_defaults(handler=_inspect)
+    for name, (_, _, help_text) in HYDRA_COMMANDS.items():
+        commands.add_parser(name, help=help_text + "; see: kinlatent " + name + " --help", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in HYDRA_COMMANDS:
+        return _hydra_command(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -70,3 +70,28 @@ def oracle1(strain1, steady1):
     from kinlatent.stability import OracleStability
 
     return OracleStability(strain1, steady1.concentrations, steady1.fluxes)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance (2 CPUs) shared by the integration tests; jobs reuse an initialised Ray."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture()
+def sample_cfg(shared_models, tmp_path):
+    """Composed sampling config writing to a temp dir, tracking to a temp sqlite store."""
+    from kinlatent.hydra_app import compose_config
+
+    def make(*overrides: str):
+        base = [f"output.dir={tmp_path / 'dataset'}", "+debug=tiny"]
+        if not any(o.startswith("tracking=") for o in overrides):
+            base.append(f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}")
+        return compose_config("sample", list(overrides) + base)
+
+    return make

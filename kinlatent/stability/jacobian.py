@@ -39,10 +39,10 @@ class JacobianAssembler:
         kwargs = dict(dtype=compiled.dtype, device=compiled.device)
         self.n_ode = n_ode
         self.n_independent = n_ind
-        self.full_map = torch.as_tensor(full_map.reshape(n_slots, -1), **kwargs)
-        self.reduced_map = torch.as_tensor(reduced_map.reshape(n_slots, -1), **kwargs)
-        self.reduced_stoichiometry = torch.as_tensor(reduced_n, **kwargs)
-        self.stoichiometry = torch.as_tensor(stoichiometry, **kwargs)
+        self.full_map = torch.tensor(full_map.reshape(n_slots, -1), **kwargs)
+        self.reduced_map = torch.tensor(reduced_map.reshape(n_slots, -1), **kwargs)
+        self.reduced_stoichiometry = torch.tensor(reduced_n, **kwargs)
+        self.stoichiometry = torch.tensor(stoichiometry, **kwargs)
 
     def full(self, slot_elasticities: Tensor) -> Tensor:
         return (slot_elasticities @ self.full_map).view(-1, self.n_ode, self.n_ode)

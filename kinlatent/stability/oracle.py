@@ -44,8 +44,8 @@ class OracleStability:
         vmax_names = [r.parameter("vmax_forward") for r in model.reactions]
         self.base_parameters = self.compiled.parameter_vector(allow_missing=list(self.km_names) + vmax_names)
         self.km_columns = self.compiled.columns(self.km_names)
-        concentrations = np.asarray(concentrations, dtype=float)
-        fluxes = np.asarray(fluxes, dtype=float)
+        concentrations = np.array(concentrations, dtype=float)
+        fluxes = np.array(fluxes, dtype=float)
         if concentrations.shape != (len(model.species),):
             raise StateFileError(f"expected {len(model.species)} concentrations, got {concentrations.shape}",
                                  source=model.source, key="concentrations")

@@ -45,7 +45,7 @@ class SteadyState:
                                   label=f"steady state of {self.model.name}")
 
 
-class _System:
+class OdeSystem:
     """dx/dt = N v(x) over ODE species with its analytic Jacobian, numpy in and out (B = 1)."""
 
     def __init__(self, model: KineticModel, x_all: np.ndarray) -> None:
@@ -75,6 +75,17 @@ class _System:
     def reduced_jacobian(self, x_ode: np.ndarray) -> np.ndarray:
         return self.assembler.reduced(self.slots(x_ode))[0].numpy()
 
+    def log_rhs(self, _t: float, y: np.ndarray) -> np.ndarray:
+        """d ln x/dt at y = ln x (ODE species)."""
+        x = np.exp(y)
+        return (self.model.stoichiometry @ self.rates(x)) / x
+
+    def log_jacobian(self, _t: float, y: np.ndarray) -> np.ndarray:
+        """∂(d ln x/dt)/∂ ln x = diag(1/x)·J·diag(x) − diag(d ln x/dt)."""
+        x = np.exp(y)
+        f = (self.model.stoichiometry @ self.rates(x)) / x
+        return self.jacobian(x) * x[None, :] / x[:, None] - np.diag(f)
+
     def relative_residual(self, x_ode: np.ndarray) -> float:
         v = self.rates(x_ode)
         return float(np.linalg.norm(self.model.stoichiometry @ v) / max(np.linalg.norm(v), 1e-300))
@@ -82,22 +93,11 @@ class _System:
 
 def relative_residual(model: KineticModel, concentrations: np.ndarray) -> float:
     """‖N v‖/‖v‖ of a model at the given concentrations of all species."""
-    system = _System(model, concentrations)
+    system = OdeSystem(model, concentrations)
     return system.relative_residual(system.x_all[system.ode])
 
 
-def _integrate(system: _System, x0: np.ndarray, t_max: float, switch_tolerance: float) -> tuple[np.ndarray, float]:
-    n = system.model.stoichiometry
-
-    def rhs(_t: float, y: np.ndarray) -> np.ndarray:
-        x = np.exp(y)
-        return (n @ system.rates(x)) / x
-
-    def jac(_t: float, y: np.ndarray) -> np.ndarray:
-        x = np.exp(y)
-        f = (n @ system.rates(x)) / x
-        return system.jacobian(x) * x[None, :] / x[:, None] - np.diag(f)
-
+def _integrate(system: OdeSystem, x0: np.ndarray, t_max: float, switch_tolerance: float) -> tuple[np.ndarray, float]:
     y, t, horizon = np.log(x0), 0.0, 1e-3
     while system.relative_residual(np.exp(y)) > switch_tolerance:
         if t >= t_max:
@@ -105,7 +105,7 @@ def _integrate(system: _System, x0: np.ndarray, t_max: float, switch_tolerance: 
                 f"no steady state reached by t = {t_max:g} h (relative residual "
                 f"{system.relative_residual(np.exp(y)):.2e})", source=system.model.source, key="steady_state")
         end = min(t + horizon, t_max)
-        solution = solve_ivp(rhs, (t, end), y, method="BDF", jac=jac, rtol=1e-8, atol=1e-10)
+        solution = solve_ivp(system.log_rhs, (t, end), y, method="BDF", jac=system.log_jacobian, rtol=1e-8, atol=1e-10)
         if not solution.success or not np.isfinite(solution.y[:, -1]).all():
             raise SteadyStateError(f"integration failed at t = {t:g} h: {solution.message}",
                                    source=system.model.source, key="steady_state")
@@ -114,7 +114,7 @@ def _integrate(system: _System, x0: np.ndarray, t_max: float, switch_tolerance: 
     return np.exp(y), t
 
 
-def _newton(system: _System, x: np.ndarray, tolerance: float, max_iterations: int) -> tuple[np.ndarray, int]:
+def _newton(system: OdeSystem, x: np.ndarray, tolerance: float, max_iterations: int) -> tuple[np.ndarray, int]:
     conservation = system.model.conservation
     independent = np.array(conservation.independent)
     dependent = np.array(conservation.dependent, dtype=int)
@@ -168,7 +168,7 @@ def find_steady_state(
         if not isinstance(initial, PhysiologicalState):
             initial = PhysiologicalState(dict(initial))
         x_all = state_vector(initial, model)
-    system = _System(model, x_all)
+    system = OdeSystem(model, x_all)
     x0 = system.x_all[system.ode]
     if not (np.isfinite(x0).all() and (x0 > 0).all()):
         raise SteadyStateError("initial concentrations must be finite and > 0", source=model.source, key="initial")

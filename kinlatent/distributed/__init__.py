@@ -1,0 +1,1 @@
+"""Ray glue: cluster connection and remote tasks."""

@@ -1,0 +1,42 @@
+"""Typed reading of config values with errors that name the key (validation before any work starts)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from kinlatent.exceptions import ConfigError
+
+
+def section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key) if isinstance(config, Mapping) else None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"missing or not a mapping (got {value!r})", key=key)
+    return value
+
+
+def positive_int(config: Mapping[str, Any], key: str, prefix: str) -> int:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"must be a positive integer, got {value!r}", key=f"{prefix}.{key}")
+    return value
+
+
+def non_negative_int(config: Mapping[str, Any], key: str, prefix: str) -> int:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"must be an integer >= 0, got {value!r}", key=f"{prefix}.{key}")
+    return value
+
+
+def finite_float(config: Mapping[str, Any], key: str, prefix: str) -> float:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"must be a finite number, got {value!r}", key=f"{prefix}.{key}")
+    return float(value)
+
+
+def boolean(config: Mapping[str, Any], key: str, prefix: str, default: bool = False) -> bool:
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"must be true or false, got {value!r}", key=f"{prefix}.{key}")
+    return value

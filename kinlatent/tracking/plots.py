@@ -1,0 +1,24 @@
+"""Figures logged with runs (matplotlib, headless Agg backend)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def lambda_max_histogram(lambda_max: np.ndarray, threshold: float, title: str = "") -> plt.Figure:
+    """Histogram of λmax (finite values, clipped to the central 99.8 %) with the validity threshold marked."""
+    values = lambda_max[np.isfinite(lambda_max)]
+    figure, axis = plt.subplots(figsize=(6.4, 4.0))
+    if values.size:
+        low, high = np.quantile(values, [0.001, 0.999])
+        axis.hist(np.clip(values, low, high), bins=100, color="#4C72B0")
+    axis.axvline(threshold, color="#C44E52", linestyle="--", label=f"threshold {threshold:g} 1/h")
+    axis.set_xlabel("λmax (1/h)")
+    axis.set_ylabel("parameter sets")
+    axis.set_title(title or f"λmax of {values.size:,} sets; {np.mean(values < threshold):.1%} valid")
+    axis.legend()
+    figure.tight_layout()
+    return figure
