@@ -1,0 +1,150 @@
+"""RENAISSANCE-style training: natural evolution strategies on the generator's weights, no training data.
+
+Each generation perturbs the flat weight vector θ with population members θ + σ·ε_i (antithetic pairs), every
+member generates ``sets_per_member`` ln Km sets from the generation's shared latent batch, the reward is the
+share of sets with λmax below the threshold, and θ moves along the fitness-weighted average of ε (rank-based
+fitness shaping) with Adam, learning rate decayed by ``lr_decay`` per generation. Member rewards are computed
+in Ray tasks (members split across workers), so a cluster speeds up each generation.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from kinlatent.generators.mlp import MLPGenerator
+from kinlatent.generators.rewards import reward
+from kinlatent.physiology import Physiology
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NESConfig:
+    generations: int = 50
+    population: int = 20
+    sigma: float = 0.01
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    sets_per_member: int = 100
+    antithetic: bool = True
+    fitness_shaping: bool = True
+    reward_mode: str = "incidence"
+    threshold: float = -2.5
+    eval_sets: int = 1000
+    eval_every: int = 1
+    workers: int = 2
+    seed: int = 0
+
+
+def _rank_weights(rewards: np.ndarray) -> np.ndarray:
+    """Centered ranks in [−0.5, 0.5] (Salimans et al. 2017): robust to the scale of the reward."""
+    ranks = np.empty(len(rewards))
+    ranks[np.argsort(rewards)] = np.arange(len(rewards))
+    return ranks / (len(rewards) - 1) - 0.5
+
+
+def evaluate_members(physiology: Physiology, generator_state: tuple[MLPGenerator, torch.Tensor],
+                     perturbations: np.ndarray, z: torch.Tensor, threshold: float, mode: str) -> list[float]:
+    """Rewards of members θ + p for each row p of ``perturbations`` (runs inside a Ray task)."""
+    torch.set_num_threads(1)
+    generator, theta = generator_state
+    oracle = physiology.oracle()
+    rewards = []
+    with torch.no_grad():
+        for delta in perturbations:
+            torch.nn.utils.vector_to_parameters(theta + torch.as_tensor(delta, dtype=theta.dtype),
+                                                generator.parameters())
+            ln_km = generator(z).double()
+            lam = oracle.evaluate(ln_km).lambda_max.numpy()
+            rewards.append(reward(lam, threshold, mode))
+    return rewards
+
+
+class NESTrainer:
+    """Trains an :class:`MLPGenerator` with NES; ``step()`` runs one generation and returns its metrics."""
+
+    def __init__(self, generator: MLPGenerator, physiology: Physiology, config: NESConfig,
+                 use_ray: bool = True) -> None:
+        if config.population < 2 or (config.antithetic and config.population % 2):
+            raise ValueError("population must be >= 2 (and even with antithetic sampling)")
+        self.generator = generator.eval()
+        self.physiology = physiology
+        self.config = config
+        self.use_ray = use_ray
+        self.theta = torch.nn.utils.parameters_to_vector(generator.parameters()).detach().clone()
+        self.theta.requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.theta], lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=config.lr_decay)
+        self.rng = np.random.default_rng(config.seed)
+        self.generation = 0
+        self._remote: Any = None
+        self._physiology_ref: Any = None
+        self.oracle = physiology.oracle()
+
+    def _noise(self) -> np.ndarray:
+        n, dim = self.config.population, self.theta.numel()
+        if self.config.antithetic:
+            half = self.rng.standard_normal((n // 2, dim), dtype=np.float32)
+            return np.concatenate([half, -half])
+        return self.rng.standard_normal((n, dim), dtype=np.float32)
+
+    def _rewards(self, noise: np.ndarray, z: torch.Tensor) -> np.ndarray:
+        perturbations = self.config.sigma * noise
+        state = (self.generator, self.theta.detach().clone())
+        args = (state, z, self.config.threshold, self.config.reward_mode)
+        if not self.use_ray:
+            return np.array(evaluate_members(self.physiology, state, perturbations, *args[1:]))
+        import ray
+
+        if self._remote is None:
+            self._remote = ray.remote(evaluate_members).options(num_cpus=1)
+            self._physiology_ref = ray.put(self.physiology)
+        parts = np.array_split(np.arange(len(noise)), max(1, min(self.config.workers, len(noise))))
+        futures = [self._remote.remote(self._physiology_ref, state, perturbations[idx], *args[1:]) for idx in parts]
+        return np.concatenate([np.asarray(r) for r in ray.get(futures)])
+
+    def evaluate(self, n: int, seed: int) -> np.ndarray:
+        """λmax of n sets generated by the current weights."""
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(self.theta.detach(), self.generator.parameters())
+            z = torch.randn(n, self.generator.spec.latent_dim, generator=torch.Generator().manual_seed(seed))
+            return self.oracle.evaluate(self.generator(z).double()).lambda_max.numpy()
+
+    def step(self) -> dict[str, float]:
+        started = time.perf_counter()
+        config = self.config
+        z = torch.randn(config.sets_per_member, self.generator.spec.latent_dim,
+                        generator=torch.Generator().manual_seed(config.seed * 100_003 + self.generation))
+        noise = self._noise()
+        rewards = self._rewards(noise, z)
+        weights = _rank_weights(rewards) if config.fitness_shaping else (rewards - rewards.mean()) / (
+            rewards.std() + 1e-12)
+        gradient = torch.as_tensor(weights @ noise / (len(noise) * config.sigma), dtype=self.theta.dtype)
+        self.optimizer.zero_grad()
+        self.theta.grad = -gradient  # ascent on the expected reward
+        self.optimizer.step()
+        self.scheduler.step()
+        self.generation += 1
+        metrics = {"train/reward": float(rewards.mean()), "train/reward_max": float(rewards.max()),
+                   "train/lr": float(self.scheduler.get_last_lr()[0]),
+                   "train/generation_seconds": time.perf_counter() - started}
+        if config.eval_every and self.generation % config.eval_every == 0:
+            lam = self.evaluate(config.eval_sets, seed=config.seed + 7)
+            metrics["eval/frac_valid"] = float(np.mean(np.isfinite(lam) & (lam < config.threshold)))
+            metrics["eval/lambda_max_median"] = float(np.nanmedian(lam))
+        return metrics
+
+    def train(self, callback: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        history = []
+        for _ in range(self.config.generations):
+            metrics = self.step()
+            history.append(metrics)
+            if callback:
+                callback(self.generation, metrics)
+        torch.nn.utils.vector_to_parameters(self.theta.detach(), self.generator.parameters())
+        return history
