@@ -24,6 +24,10 @@ def _inspect(args: argparse.Namespace) -> int:
 HYDRA_COMMANDS = {
     "sample": ("sample", "kinlatent.pipelines.sample:run_sample",
                "ORACLE training set: sample + validate as Ray tasks (Hydra overrides, e.g. sampler.n_samples=1000)"),
+    "train": ("train", "kinlatent.pipelines.train:run_train",
+              "train a generator: generator=gan data=DATASET_DIR, or generator=nes (Hydra overrides)"),
+    "generate": ("generate", "kinlatent.pipelines.generate:run_generate",
+                 "validated ensemble from a generator: kinlatent generate PATH_OR_MLFLOW_URI n=10000 seed=0"),
 }
 
 
@@ -34,6 +38,8 @@ def _hydra_command(command: str, overrides: list[str]) -> int:
     from kinlatent.hydra_app import run_hydra_command
 
     config_name, target, _ = HYDRA_COMMANDS[command]
+    if command == "generate" and overrides and "=" not in overrides[0] and not overrides[0].startswith("-"):
+        overrides = [f"source={overrides[0]}"] + overrides[1:]  # kinlatent generate SOURCE n=… seed=…
     module, function = target.split(":")
     return run_hydra_command(config_name, getattr(importlib.import_module(module), function), overrides)
 

@@ -17,11 +17,12 @@ def _block(seed: int, index: int, latent_dim: int) -> torch.Tensor:
     return torch.randn(BLOCK, latent_dim, generator=torch.Generator().manual_seed(state))
 
 
-def latent_batches(n: int, latent_dim: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
-    """z ~ N(0, I) for rows 0..n−1, drawn in fixed seeded blocks: the same rows whatever the batch size, and
-    memory bounded by the batch size (not n)."""
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
+def latent_batches(n: int, latent_dim: int, seed: int, batch_size: int, start_row: int = 0
+                   ) -> Iterator[torch.Tensor]:
+    """z ~ N(0, I) for rows start_row..start_row+n−1, drawn in fixed seeded blocks: the same rows whatever the
+    batch size or sharding, and memory bounded by the batch size (not n)."""
+    for start in range(start_row, start_row + n, batch_size):
+        stop = min(start + batch_size, start_row + n)
         first, last = start // BLOCK, (stop - 1) // BLOCK
         blocks = torch.cat([_block(seed, b, latent_dim) for b in range(first, last + 1)])
         yield blocks[start - first * BLOCK: stop - first * BLOCK]
@@ -29,12 +30,12 @@ def latent_batches(n: int, latent_dim: int, seed: int, batch_size: int) -> Itera
 
 @torch.no_grad()
 def generate_ln_km(generator: MLPGenerator, n: int, seed: int, batch_size: int = 8192,
-                   condition: int | None = None) -> Iterator[torch.Tensor]:
+                   condition: int | None = None, start_row: int = 0) -> Iterator[torch.Tensor]:
     """Yield ln Km batches (float64, CPU) of n generated sets; eval mode; deterministic in (weights, seed)."""
     generator.eval()
     n_conditions = generator.spec.n_conditions
     device = next(generator.parameters()).device
-    for z in latent_batches(n, generator.spec.latent_dim, seed, batch_size):
+    for z in latent_batches(n, generator.spec.latent_dim, seed, batch_size, start_row):
         cond = None
         if n_conditions:
             cond = torch.nn.functional.one_hot(torch.full((z.shape[0],), int(condition or 0)), n_conditions)

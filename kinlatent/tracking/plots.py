@@ -22,3 +22,23 @@ def lambda_max_histogram(lambda_max: np.ndarray, threshold: float, title: str = 
     axis.legend()
     figure.tight_layout()
     return figure
+
+
+def learning_curve(history: list[dict[str, float]], kind: str) -> plt.Figure:
+    """Losses (GAN) or rewards (NES) per step, with the evaluated valid incidence on a second axis."""
+    steps = [h["step"] for h in history]
+    figure, axis = plt.subplots(figsize=(6.4, 4.0))
+    keys = ("train/loss_d", "train/loss_g") if kind == "gan" else ("train/reward", "train/reward_max")
+    for key in keys:
+        axis.plot(steps, [h.get(key, np.nan) for h in history], label=key)
+    axis.set_xlabel("epoch" if kind == "gan" else "generation")
+    axis.legend(loc="upper left")
+    evaluated = [(h["step"], h["eval/frac_valid"]) for h in history if "eval/frac_valid" in h]
+    if evaluated:
+        twin = axis.twinx()
+        twin.plot(*zip(*evaluated), color="#C44E52", marker="o", label="eval/frac_valid")
+        twin.set_ylim(0, 1.05)
+        twin.set_ylabel("valid incidence")
+        twin.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
