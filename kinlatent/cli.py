@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="summarise a SKiMpy YAML model: structure, steady state, spectrum")
-    inspect.add_argument("model_file", help="SKiMpy YAML model file")
+    inspect.add_argument("model_file", help="SKiMpy YAML model file, or a published model's name "
+                                            "(varma_strain_1) looked up in $KINLATENT_MODELS_DIR")
     inspect.add_argument("--state", help="state CSV (pyTFA solution or species,concentration in µM); "
                                          "default: tfa_reference_strains.csv beside the model")
     inspect.add_argument("--row", help="row of a pyTFA state file (label or index; default: the model's name)")

@@ -20,6 +20,7 @@ def inspect_model(model_path: str | Path, state_path: str | Path | None = None,
                   row: str | int | None = None) -> dict[str, Any]:
     """Summary of a model. With all rate-law parameters present, the steady state is found from the state
     file (default: the pyTFA reference beside the model) and its residual and spectrum are reported."""
+    model_path = resolve_model_path(model_path)
     model = load_model(model_path)
     conservation = model.conservation
     compiled = CompiledRateLaws(model)
@@ -67,6 +68,17 @@ def inspect_model(model_path: str | Path, state_path: str | Path | None = None,
         fluxes=steady.flux_dict(),
     )
     return summary
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """A model file path as given, or a published model's short name (``varma_strain_1``) looked up in the
+    models directory (``$KINLATENT_MODELS_DIR``, default ../shared/models)."""
+    from kinlatent.settings import model_file
+
+    path = Path(model)
+    if path.exists() or path.suffix in (".yml", ".yaml") or len(path.parts) > 1:
+        return path
+    return model_file(str(model))
 
 
 def _reduced_jacobian(compiled: CompiledRateLaws, concentrations: np.ndarray) -> torch.Tensor:

@@ -58,3 +58,10 @@ def test_inspect_bad_file_is_a_clear_error(tmp_path):
     result = _run("inspect", str(bad))
     assert result.returncode == 2
     assert "bad.yml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_inspect_by_published_name(shared_models, monkeypatch):
+    monkeypatch.setenv("KINLATENT_MODELS_DIR", str(shared_models))
+    result = _run("inspect", "varma_strain_1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n_independent"] == 43
