@@ -16,14 +16,36 @@ _ROLE = re.compile(r"^(substrate|product)(\d*)$")
 SUPPORTED_BOUNDARY_CONDITIONS = ("ConstantConcentration",)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_skimpy_yaml(path: str | Path) -> KineticModel:
     """Load a SKiMpy YAML model file; every problem raises a :class:`ModelFormatError` naming file and key."""
+    if not isinstance(path, (str, Path)):
+        raise ModelFormatError(f"expected a file path, got {type(path).__name__}", source=repr(path))
     path = Path(path)
+    if path.is_dir():
+        raise ModelFormatError("is a directory, not a model file", source=path)
     if not path.is_file():
         raise ModelFormatError("model file not found", source=path)
     try:
         with path.open() as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise ModelFormatError(f"not valid YAML: {error}", source=path) from error
     except (OSError, UnicodeDecodeError) as error:
@@ -40,6 +62,11 @@ def _mapping(value: Any, source: str | None, key: str, required: bool = True) ->
 
 
 def _number(value: Any, source: str | None, key: str) -> float:
+    if isinstance(value, str):  # YAML 1.1 reads '1e308' (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ModelFormatError(f"expected a number, got {value!r}", source=source, key=key)
     if not math.isfinite(value):
@@ -60,7 +87,7 @@ def _parse_mechanism(
 
     key = f"reactions.{name}.mechanism"
     law = mechanism.get("class")
-    if law not in RATE_LAWS:
+    if not isinstance(law, str) or law not in RATE_LAWS:
         raise UnsupportedMechanismError(
             f"unsupported mechanism class {law!r}; supported: {', '.join(SUPPORTED_MECHANISMS)}",
             source=source, key=f"{key}.class",
@@ -109,7 +136,7 @@ def _parse_modifiers(
         key = f"reactions.{name}.modifiers.{modifier_name}"
         spec = _mapping(spec, source, key)
         kind = spec.get("class")
-        if kind not in MODIFIERS:
+        if not isinstance(kind, str) or kind not in MODIFIERS:
             raise UnsupportedMechanismError(
                 f"unsupported modifier class {kind!r}; supported: {', '.join(SUPPORTED_MODIFIERS)}",
                 source=source, key=f"{key}.class",
@@ -147,13 +174,13 @@ def model_from_dict(data: Any, source: str | None = None) -> KineticModel:
                                   required=False).items():
         key = f"boundary_conditions.{bc_name}"
         spec = _mapping(spec, source, key)
-        if spec.get("class") not in SUPPORTED_BOUNDARY_CONDITIONS:
+        if not isinstance(spec.get("class"), str) or spec.get("class") not in SUPPORTED_BOUNDARY_CONDITIONS:
             raise UnsupportedMechanismError(
                 f"unsupported boundary condition {spec.get('class')!r}; supported: "
                 f"{', '.join(SUPPORTED_BOUNDARY_CONDITIONS)}", source=source, key=f"{key}.class",
             )
         target = spec.get("reactant")
-        if target not in known:
+        if not isinstance(target, str) or target not in known:
             raise ModelFormatError(f"reactant {target!r} is not declared under 'reactants'",
                                    source=source, key=f"{key}.reactant")
         boundary.append(target)
@@ -180,6 +207,10 @@ def model_from_dict(data: Any, source: str | None = None) -> KineticModel:
 
     dependent = tuple(str(s) for s in _mapping(data.get("dependent_reactants"), source, "dependent_reactants",
                                                required=False))
+    unknown = [s for s in dependent if s not in known]
+    if unknown:
+        raise ModelFormatError(f"dependent reactant(s) {unknown} not declared under 'reactants'", source=source,
+                               key="dependent_reactants")
     compartments = {str(k): str(v) for k, v in _mapping(data.get("compartments"), source, "compartments",
                                                         required=False).items()}
     return KineticModel(

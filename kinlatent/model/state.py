@@ -50,12 +50,24 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def read_state(path: str | Path, model: KineticModel, row: str | int | None = None) -> PhysiologicalState:
     """Read a state for ``model`` from a CSV file; every ODE species must be present, finite and > 0."""
+    if not isinstance(path, (str, Path)):
+        raise StateFileError(f"expected a file path, got {type(path).__name__}", source=repr(path))
+    if not isinstance(model, KineticModel):
+        raise TypeError(f"model must be a KineticModel, got {type(model).__name__}")
     path = Path(path)
     table = _read_csv(path)
+    duplicated = [str(c) for c in table.columns[table.columns.duplicated()]]
+    if duplicated:
+        raise StateFileError(f"duplicate column(s) {duplicated[:5]}", source=path, key=duplicated[0])
+    if table.empty:
+        raise StateFileError("the file has no data rows", source=path)
     if any(str(c).startswith("LC_") for c in table.columns):
         state = _read_tfa(table, path, model, row)
     elif {"species", "concentration"} <= set(table.columns):
-        state = _read_plain(table, path)
+        if row is not None:
+            raise StateFileError("--row/state_row applies to pyTFA tables, not species,concentration files",
+                                 source=path, key="row")
+        state = _read_plain(table, path, model)
     else:
         raise StateFileError(
             "unrecognised layout: expected pyTFA columns 'LC_<metabolite>' or columns 'species' and "
@@ -65,10 +77,21 @@ def read_state(path: str | Path, model: KineticModel, row: str | int | None = No
     return state
 
 
-def _read_plain(table: pd.DataFrame, path: Path) -> PhysiologicalState:
-    concentrations = {}
-    for species, value in zip(table["species"], table["concentration"]):
-        concentrations[str(species)] = _positive(value, path, str(species))
+def _read_plain(table: pd.DataFrame, path: Path, model: KineticModel) -> PhysiologicalState:
+    by_normal = {_normalise(s): s for s in model.species}
+    concentrations: dict[str, float] = {}
+    unknown = []
+    for name, value in zip(table["species"], table["concentration"]):
+        species = by_normal.get(_normalise(str(name)))
+        if species is None:
+            unknown.append(str(name))
+            continue
+        if species in concentrations:
+            raise StateFileError("species listed twice", source=path, key=str(name))
+        concentrations[species] = _positive(value, path, str(name))
+    if unknown:
+        raise StateFileError(f"{len(unknown)} species not in model {model.name!r}: {unknown[:5]}", source=path,
+                             key=unknown[0])
     return PhysiologicalState(concentrations=concentrations, source=str(path), label=path.stem)
 
 
@@ -84,6 +107,8 @@ def _positive(value: object, source: Path | str, key: str) -> float:
 
 def _select_row(table: pd.DataFrame, path: Path, model: KineticModel, row: str | int | None) -> pd.Series:
     labels = [str(v) for v in table.iloc[:, 0]]
+    if isinstance(row, bool):
+        raise StateFileError(f"row must be a label or an index, got {row!r}", source=path, key="row")
     if row is None:
         row = model.name if model.name in labels else 0
     if isinstance(row, int):
@@ -92,6 +117,8 @@ def _select_row(table: pd.DataFrame, path: Path, model: KineticModel, row: str |
         return table.iloc[row]
     if row not in labels:
         raise StateFileError(f"no row labelled {row!r}; rows: {labels}", source=path, key="row")
+    if labels.count(row) > 1:
+        raise StateFileError(f"row label {row!r} appears {labels.count(row)} times", source=path, key="row")
     return table.iloc[labels.index(row)]
 
 
@@ -107,7 +134,8 @@ def _read_tfa(table: pd.DataFrame, path: Path, model: KineticModel, row: str | i
         try:
             value = math.exp(float(log_molar)) * MOLAR_TO_MICROMOLAR
         except (TypeError, ValueError, OverflowError):
-            raise StateFileError(f"not a finite log-concentration: {log_molar!r}", source=path, key=column) from None
+            raise StateFileError(f"not a finite log-concentration (ln mol/L): {log_molar}", source=path,
+                                 key=column) from None
         concentrations[species] = _positive(value, path, column)
     fluxes = {}
     reverse = {str(c).rsplit("_reverse_", 1)[0]: str(c) for c in table.columns if "_reverse_" in str(c)}
@@ -117,7 +145,13 @@ def _read_tfa(table: pd.DataFrame, path: Path, model: KineticModel, row: str | i
             forward = reaction[5:]
         if forward is None or forward not in reverse:
             continue
-        net = float(record[forward]) - float(record[reverse[forward]])
+        try:
+            net = float(record[forward]) - float(record[reverse[forward]])
+        except (TypeError, ValueError):
+            raise StateFileError(f"flux is not a number: {record[forward]!r} / {record[reverse[forward]]!r}",
+                                 source=path, key=forward) from None
+        if not math.isfinite(net):
+            raise StateFileError(f"flux is not finite ({net})", source=path, key=forward)
         fluxes[reaction] = net * FLUX_TO_MICROMOLAR_PER_HOUR
     return PhysiologicalState(concentrations, fluxes or None, source=str(path), label=str(record.iloc[0]))
 

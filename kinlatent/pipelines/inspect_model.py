@@ -25,6 +25,15 @@ def inspect_model(model_path: str | Path, state_path: str | Path | None = None,
     conservation = model.conservation
     compiled = CompiledRateLaws(model)
     missing = [n for n in compiled.parameter_names + model.boundary_species if model.parameters.get(n) is None]
+    vmax_given = any(model.parameters.get(r.parameter("vmax_forward")) is not None for r in model.reactions)
+    if missing and vmax_given:
+        # a parameterized file with holes is damaged, not a structure-only file
+        from kinlatent.exceptions import MissingParameterError
+
+        absent = [n for n in missing if n not in model.parameters]
+        raise MissingParameterError(
+            f"{len(missing)} parameter(s) needed for the steady state are "
+            f"{'absent' if absent else 'null'}: {', '.join(missing[:5])}", source=model.source, key=missing[0])
     summary: dict[str, Any] = {
         "model": model.name,
         "file": str(model_path),

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from kinlatent.distributed.runtime import init_ray
 from kinlatent.distributed.sample_tasks import NonlinearCheck, ShardJob, sample_shard
-from kinlatent.exceptions import ConfigError
+from kinlatent.exceptions import ConfigError, KinlatentError
 from kinlatent.physiology import Physiology, load_physiology
 from kinlatent.pipelines.config_values import (
     boolean, finite_float, non_negative_int, positive_int, section,
@@ -30,6 +30,12 @@ from kinlatent.sampling.saturation import SaturationConfig, SaturationSampler
 from kinlatent.tracking import flatten_config, make_tracker
 
 logger = logging.getLogger(__name__)
+
+
+class ShardFailedError(KinlatentError, RuntimeError):
+    """A shard task failed for good (retries used up)."""
+
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -81,15 +87,21 @@ def parse_settings(cfg: Mapping[str, Any]) -> SampleSettings:
     state_path = Path(str(state)) if state else None
     if state_path is not None and not state_path.is_file():
         raise ConfigError(f"state file not found: {state_path}", key="model.state")
-    saturation = section(sampler, "saturation")
-    bounds = dict(sampler.get("bounds") or {})
-    fixed = dict(sampler.get("fixed_km") or {})
-    nonlinear = dict(sampler.get("nonlinear") or {})
+    saturation = section(sampler, "saturation") if isinstance(sampler.get("saturation"), Mapping) else \
+        _bad_section("sampler.saturation", sampler.get("saturation"))
+    bounds, fixed, nonlinear = ({} if sampler.get(k) is None else sampler.get(k) for k in ("bounds", "fixed_km",
+                                                                                        "nonlinear"))
+    for key, value in (("bounds", bounds), ("fixed_km", fixed), ("nonlinear", nonlinear)):
+        if not isinstance(value, Mapping):
+            _bad_section(f"sampler.{key}", value)
     gpus = ray_cfg.get("num_gpus_per_task", 0) or 0
     if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
         raise ConfigError(f"must be a number >= 0, got {gpus!r}", key="ray.num_gpus_per_task")
     fault = cfg.get("fault") or {}
-    crash = tuple(int(i) for i in (fault.get("crash_once_shards") or ()))
+    crash_list = fault.get("crash_once_shards") or ()
+    if not isinstance(crash_list, (list, tuple)) or not all(isinstance(i, int) for i in crash_list):
+        raise ConfigError(f"must be a list of shard indices, got {crash_list!r}", key="fault.crash_once_shards")
+    crash = tuple(crash_list)
     directory = output.get("dir")
     if not directory:
         raise ConfigError("output directory not set", key="output.dir")
@@ -129,6 +141,10 @@ def parse_settings(cfg: Mapping[str, Any]) -> SampleSettings:
     )
 
 
+def _bad_section(key: str, value: Any) -> Mapping[str, Any]:
+    raise ConfigError(f"must be a mapping, got {value!r}", key=key)
+
+
 def _identity(settings: SampleSettings, physiology: Physiology) -> dict[str, Any]:
     """What makes two runs produce the same dataset (resume is allowed only when it matches)."""
     return {
@@ -164,7 +180,15 @@ def _run_shards(settings: SampleSettings, physiology: Physiology, pending: list)
             while queue and len(in_flight) < settings.max_in_flight:
                 in_flight.append(remote.remote(physiology_ref, job, queue.pop(0), use_cuda))
             done, in_flight = ray.wait(in_flight, num_returns=1)
-            summary = ray.get(done[0])
+            try:
+                summary = ray.get(done[0])
+            except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError) as error:
+                for ref in in_flight:
+                    ray.cancel(ref)
+                cause = str(error).strip().splitlines()[-1][:500]
+                raise ShardFailedError(
+                    f"a shard task failed after {settings.max_retries} retries ({cause}); finished shards are kept: "
+                    "rerun the same command to resume", source=settings.directory, key="shards") from error
             summaries.append(summary)
             bar.update(1)
             bar.set_postfix(valid=f"{summary['valid'] / summary['rows']:.2f}")

@@ -68,11 +68,14 @@ def shard_table(km_names: Sequence[str], ln_km: np.ndarray, columns: dict[str, n
 def write_atomic_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to a temporary name beside ``path`` then rename: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    with open(tmp, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_shard(table: pa.Table, directory: Path, shard: Shard) -> Path:
@@ -108,14 +111,24 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DatasetError("no manifest.json: not a kinlatent dataset directory", source=directory)
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DatasetError(f"manifest is not valid JSON: {error}", source=path) from error
+    if not isinstance(manifest, dict):
+        raise DatasetError("manifest is not a JSON object", source=path)
+    return manifest
 
 
 def check_resumable(directory: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
     """The existing manifest when ``directory`` holds the same dataset (same identity), else None for an
     empty directory; a different dataset in the same place is refused, never overwritten."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError("output directory is an existing file", key="output.dir", source=directory)
+    for name in (MANIFEST, SHARD_DIR):
+        entry = directory / name
+        if entry.exists() and (entry.is_dir() != (name == SHARD_DIR)):
+            kind = "directory" if entry.is_dir() else "file"
+            raise ConfigError(f"{name} in the output directory is a {kind}", key="output.dir", source=directory)
     if not (directory / MANIFEST).is_file():
         if (directory / SHARD_DIR).is_dir() and any((directory / SHARD_DIR).glob("*.parquet")):
             raise ConfigError("output directory holds shards but no manifest; choose another output.dir",

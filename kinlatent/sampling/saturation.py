@@ -61,7 +61,8 @@ class SaturationSampler:
             if name not in index:
                 raise ConfigError(f"unknown Km parameter (model has {len(self.km_names)}, e.g. "
                                   f"{self.km_names[0]!r})", key=f"sampler.fixed_km.{name}")
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
                 raise ConfigError(f"a fixed Km must be a finite number > 0 (µM), got {value!r}",
                                   key=f"sampler.fixed_km.{name}")
             self.fixed[index[name]] = True

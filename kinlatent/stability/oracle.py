@@ -106,6 +106,11 @@ class OracleStability:
     def evaluate(self, ln_km: Tensor, chunk_size: int = 2048) -> OracleEvaluation:
         """λmax, vmax and a consistency flag for a batch, processed in chunks to bound memory."""
         ln_km = self._check(ln_km)
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        if ln_km.shape[0] == 0:
+            empty = ln_km.new_empty((0,))
+            return OracleEvaluation(empty, ln_km.new_empty((0, self.model.n_reactions)), empty.bool())
         lam, vmaxes, ok = [], [], []
         for start in range(0, ln_km.shape[0], chunk_size):
             chunk = ln_km[start:start + chunk_size]

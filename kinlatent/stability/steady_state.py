@@ -105,7 +105,12 @@ def _integrate(system: OdeSystem, x0: np.ndarray, t_max: float, switch_tolerance
                 f"no steady state reached by t = {t_max:g} h (relative residual "
                 f"{system.relative_residual(np.exp(y)):.2e})", source=system.model.source, key="steady_state")
         end = min(t + horizon, t_max)
-        solution = solve_ivp(system.log_rhs, (t, end), y, method="BDF", jac=system.log_jacobian, rtol=1e-8, atol=1e-10)
+        try:
+            solution = solve_ivp(system.log_rhs, (t, end), y, method="BDF", jac=system.log_jacobian, rtol=1e-8,
+                                 atol=1e-10)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as error:
+            raise SteadyStateError(f"integration failed at t = {t:g} h: {error} (check the initial concentrations "
+                                   "and the parameters)", source=system.model.source, key="steady_state") from error
         if not solution.success or not np.isfinite(solution.y[:, -1]).all():
             raise SteadyStateError(f"integration failed at t = {t:g} h: {solution.message}",
                                    source=system.model.source, key="steady_state")
@@ -162,12 +167,27 @@ def find_steady_state(
 ) -> SteadyState:
     """Steady state of a fully parameterized model reached from ``initial`` (a state, {species: µM}, or
     concentrations of all species in model order). Boundary species keep the model's values."""
+    if t_max <= 0 or max_newton_iterations < 1 or tolerance <= 0:
+        raise ValueError("t_max and tolerance must be > 0 and max_newton_iterations >= 1")
     if isinstance(initial, np.ndarray):
-        x_all = np.asarray(initial, dtype=float)
-    else:
+        if initial.shape != (len(model.species),):
+            raise SteadyStateError(f"initial concentrations must have shape ({len(model.species)},) (all species "
+                                   f"in model order), got {initial.shape}", source=model.source, key="initial")
+        x_all = np.array(initial, dtype=float)
+        boundary = model.boundary_concentrations()
+        for species, value in boundary.items():  # boundary species keep the model's values
+            x_all[model.species_index[species]] = value
+    elif isinstance(initial, (PhysiologicalState, Mapping)):
         if not isinstance(initial, PhysiologicalState):
+            bad = [k for k, v in initial.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+            if bad:
+                raise SteadyStateError(f"concentration is not a number: {initial[bad[0]]!r}", source=model.source,
+                                       key=bad[0])
             initial = PhysiologicalState(dict(initial))
         x_all = state_vector(initial, model)
+    else:
+        raise SteadyStateError(f"initial state must be a PhysiologicalState, a mapping or an array, got "
+                               f"{type(initial).__name__}", source=model.source, key="initial")
     system = OdeSystem(model, x_all)
     x0 = system.x_all[system.ode]
     if not (np.isfinite(x0).all() and (x0 > 0).all()):

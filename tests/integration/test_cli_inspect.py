@@ -65,3 +65,13 @@ def test_inspect_by_published_name(shared_models, monkeypatch):
     result = _run("inspect", "varma_strain_1", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n_independent"] == 43
+
+
+def test_inspect_parameterized_model_with_a_hole_is_an_error(shared_models, tmp_path):
+    text = (shared_models / "varma_strain_1.yml").read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("  km_substrate_PGI:")]
+    damaged = tmp_path / "holey.yml"
+    damaged.write_text("\n".join(lines) + "\n")
+    result = _run("inspect", str(damaged), "--state", str(shared_models / "tfa_reference_strains.csv"))
+    assert result.returncode == 2
+    assert "km_substrate_PGI" in result.stderr and "absent" in result.stderr

@@ -158,3 +158,33 @@ def test_nonlinear_check_runs_in_the_shard_tasks(local_ray, sample_cfg, tmp_path
 def test_gpu_tasks_compute_on_cuda(local_ray, sample_cfg, tmp_path):
     run_sample(sample_cfg("tracking=none", "ray.num_gpus_per_task=0.5"))
     assert len(read_dataset(tmp_path / "dataset")) == 600
+
+
+def test_bad_output_locations_and_sections(sample_cfg, tmp_path):
+    target = tmp_path / "dataset"
+    target.write_text("keep me")
+    with pytest.raises(ConfigError, match="existing file"):
+        run_sample(sample_cfg("tracking=none"))
+    assert target.read_text() == "keep me"
+    target.unlink()
+    target.mkdir()
+    (target / "manifest.json").write_text("[]")
+    from kinlatent.sampling.dataset import DatasetError as _DatasetError
+
+    with pytest.raises(_DatasetError, match="not a JSON object"):
+        run_sample(sample_cfg("tracking=none"))
+    for override, key in (("sampler.bounds=abc", "sampler.bounds"), ("sampler.fixed_km=abc", "sampler.fixed_km"),
+                          ("fault.crash_once_shards=[abc]", "fault.crash_once_shards")):
+        with pytest.raises(ConfigError) as info:
+            run_sample(sample_cfg("tracking=none", override))
+        assert info.value.key == key
+
+
+def test_shard_failing_for_good_is_a_clear_error_and_resumable(local_ray, sample_cfg, tmp_path):
+    from kinlatent.pipelines.sample import ShardFailedError
+
+    with pytest.raises(ShardFailedError, match="rerun the same command to resume"):
+        run_sample(sample_cfg("tracking=none", "fault.crash_once_shards=[1]", "ray.max_retries=0"))
+    assert read_manifest(tmp_path / "dataset")["status"] == "running"
+    result = run_sample(sample_cfg("tracking=none", "fault.crash_once_shards=[1]", "ray.max_retries=0"))
+    assert result.n_rows == 600 and result.shards_skipped >= 1

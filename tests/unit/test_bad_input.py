@@ -4,11 +4,13 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from kinlatent.exceptions import (
+    SteadyStateError,
     KinlatentError,
     MissingParameterError,
     ModelFormatError,
@@ -197,3 +199,80 @@ def test_state_csv_unknown_layout_and_unknown_row(tmp_path, strain1, reference_c
         read_state(reference_csv, strain1, row="strain_9")
     with pytest.raises(StateFileError, match="not found"):
         read_state(tmp_path / "missing.csv", strain1)
+
+
+# ---- regressions from the bad-input hunt --------------------------------------------------------------------
+def test_duplicate_yaml_keys_are_refused(tmp_path, shared_models):
+    text = (shared_models / "varma_strain_1.yml").read_text()
+    path = tmp_path / "dup.yml"
+    path.write_text(text.replace("  km_substrate_PGI:", "  km_substrate_PGI: 1.0\n  km_substrate_PGI:", 1))
+    with pytest.raises(ModelFormatError, match="duplicate key 'km_substrate_PGI'"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("where", ["mechanism", "boundary", "modifier"])
+def test_lists_where_names_are_expected(tmp_path, varma_dict, where):
+    data = copy.deepcopy(varma_dict)
+    if where == "mechanism":
+        data["reactions"]["PGI"]["mechanism"]["class"] = ["a", "b"]
+    elif where == "boundary":
+        data["boundary_conditions"]["CC_ac_e"]["reactant"] = ["ac_e"]
+    else:
+        data["reactions"]["ACALD"]["modifiers"]["DSM_h_c"]["class"] = {"a": 1}
+    with pytest.raises(ModelFormatError):
+        load_model(_write(tmp_path, data))
+
+
+def test_numbers_written_without_a_dot_are_numbers(tmp_path, shared_models):
+    text = (shared_models / "varma_strain_1.yml").read_text()
+    path = tmp_path / "sci.yml"
+    path.write_text(text.replace("  km_substrate_PGI: 2337.1195285464787", "  km_substrate_PGI: 2e3", 1))
+    assert load_model(path).parameter("km_substrate_PGI") == 2000.0
+
+
+def test_load_model_rejects_non_paths():
+    for bad in (None, 5, {"a": 1}):
+        with pytest.raises(ModelFormatError, match="expected a file path"):
+            load_model(bad)
+
+
+def test_plain_state_duplicates_and_unknown_species(tmp_path, strain1, steady1):
+    rows = [(s, c) for s, c in steady1.concentration_dict().items() if s in strain1.ode_species]
+    for extra, message in (([("nadh_c", 1.0)], "listed twice"), ([("unicorn_c", 1.0)], "not in model")):
+        path = tmp_path / "plain.csv"
+        pd.DataFrame(rows + extra, columns=["species", "concentration"]).to_csv(path, index=False)
+        with pytest.raises(StateFileError, match=message):
+            read_state(path, strain1)
+
+
+def test_plain_state_accepts_pytfa_style_ids(tmp_path, strain1, steady1):
+    rows = [(s.lstrip("_").replace("acon_C", "acon-C"), c) for s, c in steady1.concentration_dict().items()
+            if s in strain1.ode_species]
+    path = tmp_path / "plain.csv"
+    pd.DataFrame(rows, columns=["species", "concentration"]).to_csv(path, index=False)
+    state = read_state(path, strain1)
+    assert state.concentrations["_13dpg_c"] == pytest.approx(steady1.concentration_dict()["_13dpg_c"])
+
+
+def test_tfa_flux_cells_must_be_numbers(tmp_path, strain1, reference_csv):
+    table = pd.read_csv(reference_csv).astype({"PGI": object})
+    table.loc[0, "PGI"] = "abc"
+    path = tmp_path / "tfa.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(StateFileError) as info:
+        read_state(path, strain1, row=0)
+    assert info.value.key == "PGI"
+
+
+def test_steady_state_array_keeps_model_boundary_and_checks_shape(strain1, steady1):
+    moved = steady1.concentrations.copy()
+    moved[strain1.species_index["ac_e"]] *= 3.0
+    result = find_steady_state(strain1, moved)
+    assert result.concentrations[strain1.species_index["ac_e"]] == strain1.parameter("ac_e")
+    with pytest.raises(SteadyStateError, match="shape"):
+        find_steady_state(strain1, np.ones(3))
+
+
+def test_absurd_initial_state_is_a_steady_state_error(strain1):
+    with pytest.raises(SteadyStateError):
+        find_steady_state(strain1, {s: 1e-300 for s in strain1.ode_species})
