@@ -193,8 +193,15 @@ def run_train(cfg: DictConfig | Mapping[str, Any]) -> TrainResult:
             from kinlatent.tracking.generator_model import log_generator
             from kinlatent.tracking.plots import learning_curve
 
+            from kinlatent.tracking.plots import ln_km_distributions, plt
+
             figure = learning_curve(history, kind)
             tracker.log_figure(figure, "learning_curve.png")
+            plt.close(figure)
+            sample = torch.cat(list(generate_ln_km(generator, 2000, seed=seed + 4, condition=condition))).numpy()
+            figure = ln_km_distributions(sample, reference, list(names))
+            tracker.log_figure(figure, "ln_km_distributions.png")
+            plt.close(figure)
             model_uri = log_generator(generator, card, generator_cfg.get("registered_name"))
     return TrainResult(output, kind, final["eval/frac_valid"], training_incidence, history, model_uri,
                        tracker.run_id)

@@ -42,3 +42,23 @@ def learning_curve(history: list[dict[str, float]], kind: str) -> plt.Figure:
         twin.legend(loc="lower right")
     figure.tight_layout()
     return figure
+
+
+def ln_km_distributions(generated: np.ndarray, reference: np.ndarray | None, names: list[str],
+                        n_panels: int = 12) -> plt.Figure:
+    """Histograms of generated ln Km (and of the training data when given) for ``n_panels`` parameters
+    spread over the vector."""
+    columns = np.linspace(0, len(names) - 1, min(n_panels, len(names))).astype(int)
+    rows = int(np.ceil(len(columns) / 4))
+    figure, axes = plt.subplots(rows, 4, figsize=(12, 2.4 * rows), squeeze=False)
+    for axis, j in zip(axes.flat, columns):
+        if reference is not None:
+            axis.hist(reference[:, j], bins=40, alpha=0.5, density=True, label="training", color="#4C72B0")
+        axis.hist(generated[:, j], bins=40, alpha=0.5, density=True, label="generated", color="#DD8452")
+        axis.set_title(names[j], fontsize=8)
+    for axis in list(axes.flat)[len(columns):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    figure.supxlabel("ln(Km / µM)")
+    figure.tight_layout()
+    return figure

@@ -40,7 +40,7 @@ def test_nes_job_tracks_registers_and_regenerates(local_ray, store, tmp_path):
     run = mlflow.get_run(result.run_id)
     assert {"train/reward", "eval/frac_valid", "final/frac_valid"} <= set(run.data.metrics)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
-    assert "learning_curve.png" in artifacts
+    assert {"learning_curve.png", "ln_km_distributions.png"} <= artifacts
     assert result.model_uri and mlflow.pytorch.load_model(result.model_uri) is not None  # MLflow 3 logged model
     versions = mlflow.MlflowClient().search_model_versions("name='test-nes'")
     assert len(versions) == 1
@@ -88,3 +88,17 @@ def test_generator_card_for_another_model_is_refused(local_ray, tmp_path):
         run_generate(compose_config("generate", ["model=varma_strain_2", f"source={tmp_path / 'g'}", "n=10",
                                                  "tracking=none", f"output.dir={tmp_path / 'e'}"]))
     assert not (tmp_path / "e").exists()
+
+
+def test_training_set_with_other_columns_is_refused(tiny_dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "renamed"
+    shutil.copytree(tiny_dataset, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["km_columns"][0] = "km_substrate_NOTHERE"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="do not match") as info:
+        run_train(compose_config("train", ["generator=gan", f"data={copy}", "tracking=none",
+                                           f"output.dir={tmp_path / 'x'}"]))
+    assert "km_substrate_NOTHERE" in str(info.value)
