@@ -7,10 +7,13 @@ from typing import Any, Mapping
 from kinlatent.exceptions import ConfigError
 
 
-def section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+def section(config: Mapping[str, Any], key: str, prefix: str = "", optional: bool = False) -> Mapping[str, Any]:
+    """A nested mapping; ``optional`` sections may be absent/null (then empty). Errors name ``prefix.key``."""
     value = config.get(key) if isinstance(config, Mapping) else None
+    if value is None and optional:
+        return {}
     if not isinstance(value, Mapping):
-        raise ConfigError(f"missing or not a mapping (got {value!r})", key=key)
+        raise ConfigError(f"missing or not a mapping (got {value!r})", key=f"{prefix}.{key}" if prefix else key)
     return value
 
 

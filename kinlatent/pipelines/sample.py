@@ -87,13 +87,10 @@ def parse_settings(cfg: Mapping[str, Any]) -> SampleSettings:
     state_path = Path(str(state)) if state else None
     if state_path is not None and not state_path.is_file():
         raise ConfigError(f"state file not found: {state_path}", key="model.state")
-    saturation = section(sampler, "saturation") if isinstance(sampler.get("saturation"), Mapping) else \
-        _bad_section("sampler.saturation", sampler.get("saturation"))
-    bounds, fixed, nonlinear = ({} if sampler.get(k) is None else sampler.get(k) for k in ("bounds", "fixed_km",
-                                                                                        "nonlinear"))
-    for key, value in (("bounds", bounds), ("fixed_km", fixed), ("nonlinear", nonlinear)):
-        if not isinstance(value, Mapping):
-            _bad_section(f"sampler.{key}", value)
+    saturation = section(sampler, "saturation", "sampler")
+    bounds = dict(section(sampler, "bounds", "sampler", optional=True))
+    fixed = dict(section(sampler, "fixed_km", "sampler", optional=True))
+    nonlinear = dict(section(sampler, "nonlinear", "sampler", optional=True))
     gpus = ray_cfg.get("num_gpus_per_task", 0) or 0
     if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
         raise ConfigError(f"must be a number >= 0, got {gpus!r}", key="ray.num_gpus_per_task")
@@ -139,10 +136,6 @@ def parse_settings(cfg: Mapping[str, Any]) -> SampleSettings:
         crash_once_shards=crash,
         progress=bool(cfg.get("progress", True)),
     )
-
-
-def _bad_section(key: str, value: Any) -> Mapping[str, Any]:
-    raise ConfigError(f"must be a mapping, got {value!r}", key=key)
 
 
 def _identity(settings: SampleSettings, physiology: Physiology) -> dict[str, Any]:

@@ -122,7 +122,6 @@ def _integrate(system: OdeSystem, x0: np.ndarray, t_max: float, switch_tolerance
 def _newton(system: OdeSystem, x: np.ndarray, tolerance: float, max_iterations: int) -> tuple[np.ndarray, int]:
     conservation = system.model.conservation
     independent = np.array(conservation.independent)
-    dependent = np.array(conservation.dependent, dtype=int)
     reduced_n = system.model.stoichiometry[independent]
     x = x.copy()
     residual = system.relative_residual(x)
@@ -136,7 +135,6 @@ def _newton(system: OdeSystem, x: np.ndarray, tolerance: float, max_iterations: 
             raise SteadyStateError(f"singular reduced Jacobian in Newton step: {error}",
                                    source=system.model.source, key="steady_state") from error
         full_step = conservation.link_matrix @ step
-        scale = 1.0
         shrink = np.where(full_step < 0, -0.9 * x / np.minimum(full_step, -1e-300), np.inf).min()
         scale = min(1.0, float(shrink))
         while scale > 1e-6:
@@ -148,8 +146,6 @@ def _newton(system: OdeSystem, x: np.ndarray, tolerance: float, max_iterations: 
             scale *= 0.5
         else:
             break
-        if dependent.size:
-            pass  # dependent species moved with the link matrix: moiety totals are unchanged
     if residual < tolerance:
         return x, max_iterations
     raise SteadyStateError(f"Newton polishing did not converge (relative residual {residual:.2e} ≥ {tolerance:g})",

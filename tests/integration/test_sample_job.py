@@ -108,6 +108,7 @@ def test_killed_driver_resumes_to_the_same_dataset(local_ray, shared_models, tmp
     ("ray.address=127.0.0.1:1", "ray.address"),
     ("model.path=/nonexistent/model.yml", "model.path"),
     ("sampler.saturation.high=2", "sampler.saturation"),
+    ("sampler.saturation=abc", "sampler.saturation"),
 ])
 def test_bad_config_fails_before_any_work(sample_cfg, tmp_path, override, key):
     import ray
