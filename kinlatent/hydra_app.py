@@ -18,6 +18,24 @@ if not OmegaConf.has_resolver("kl.models_dir"):
     OmegaConf.register_new_resolver("kl.models_dir", lambda: str(models_dir()))
 
 
+def builtin_model_file(name: str, kind: str = "model", seed: int = 0) -> str:
+    """``${kl.builtin:NAME,model|state,SEED}``: path of a built-in model's YAML or state CSV, (re)built into the
+    kinlatent cache directory (see :mod:`kinlatent.default_model.files`)."""
+    from kinlatent.default_model import builtin_model_files
+    from kinlatent.exceptions import ConfigError
+
+    if kind not in ("model", "state"):
+        raise ConfigError(f"expected 'model' or 'state', got {kind!r}", key="kl.builtin")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}", key="model.seed")
+    model_path, state_path = builtin_model_files(str(name), seed)
+    return str(model_path if kind == "model" else state_path)
+
+
+if not OmegaConf.has_resolver("kl.builtin"):
+    OmegaConf.register_new_resolver("kl.builtin", builtin_model_file, use_cache=True)
+
+
 def hydra_entry(config_name: str, runner: Callable[[DictConfig], Any]) -> Callable[[], None]:
     """A ``@hydra.main`` function for ``conf/<config_name>.yaml`` calling ``runner(cfg)``; kinlatent errors are
     printed as one clear line and exit with status 2 (no traceback)."""

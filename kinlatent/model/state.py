@@ -3,8 +3,8 @@
 Two CSV layouts are read:
 - pyTFA solution tables (``tfa_reference_strains.csv``): one row per solution, ``LC_<met>`` columns hold
   ln(concentration in mol/L) and net fluxes are ``R − R_reverse_<hash>`` in mmol/gDW/h;
-- plain tables with a ``species`` column and a ``concentration`` column (µM), optionally ``flux`` rows are
-  not read (fluxes follow from the rate laws of a parameterized model).
+- plain tables with a ``species`` column and a ``concentration`` column (µM), optionally also ``reaction`` and
+  ``flux`` columns (net flux, µM/h): each row then fills one pair and leaves the other empty.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise StateFileError("state file not found", source=path)
     try:
-        return pd.read_csv(path, index_col=None)
+        return pd.read_csv(path, index_col=None, float_precision="round_trip")  # exact repr floats
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
         raise StateFileError(f"cannot read CSV: {error}", source=path) from error
 
@@ -81,6 +81,9 @@ def _read_plain(table: pd.DataFrame, path: Path, model: KineticModel) -> Physiol
     by_normal = {_normalise(s): s for s in model.species}
     concentrations: dict[str, float] = {}
     unknown = []
+    fluxes = _read_plain_fluxes(table, path, model) if {"reaction", "flux"} <= set(table.columns) else None
+    if fluxes is not None:  # rows of the flux part leave the species cell empty
+        table = table[table["species"].notna()]
     for name, value in zip(table["species"], table["concentration"]):
         species = by_normal.get(_normalise(str(name)))
         if species is None:
@@ -92,7 +95,30 @@ def _read_plain(table: pd.DataFrame, path: Path, model: KineticModel) -> Physiol
     if unknown:
         raise StateFileError(f"{len(unknown)} species not in model {model.name!r}: {unknown[:5]}", source=path,
                              key=unknown[0])
-    return PhysiologicalState(concentrations=concentrations, source=str(path), label=path.stem)
+    return PhysiologicalState(concentrations=concentrations, fluxes=fluxes or None, source=str(path),
+                              label=path.stem)
+
+
+def _read_plain_fluxes(table: pd.DataFrame, path: Path, model: KineticModel) -> dict[str, float]:
+    """Net fluxes (µM/h) from the ``reaction``/``flux`` columns of a plain table (rows with a reaction)."""
+    known = set(model.reaction_names)
+    fluxes: dict[str, float] = {}
+    for name, value in zip(table["reaction"], table["flux"]):
+        if pd.isna(name):
+            continue
+        name = str(name)
+        if name not in known:
+            raise StateFileError(f"reaction not in model {model.name!r}", source=path, key=name)
+        if name in fluxes:
+            raise StateFileError("reaction listed twice", source=path, key=name)
+        try:
+            flux = float(value)
+        except (TypeError, ValueError):
+            raise StateFileError(f"flux is not a number: {value!r}", source=path, key=name) from None
+        if not math.isfinite(flux):
+            raise StateFileError(f"flux is not finite ({flux})", source=path, key=name)
+        fluxes[name] = flux
+    return fluxes
 
 
 def _positive(value: object, source: Path | str, key: str) -> float:
@@ -174,6 +200,11 @@ def state_vector(state: PhysiologicalState, model: KineticModel) -> np.ndarray:
 
 
 def reference_state_file(model_path: str | Path) -> Path | None:
-    """The published pyTFA reference state lying beside a model file, if any."""
-    candidate = Path(model_path).parent / "tfa_reference_strains.csv"
-    return candidate if candidate.is_file() else None
+    """The reference state lying beside a model file, if any: ``<model stem>_state.csv`` (the plain layout,
+    as written for the embedded default model), else the published pyTFA ``tfa_reference_strains.csv``."""
+    model_path = Path(model_path)
+    for candidate in (model_path.parent / f"{model_path.stem}_state.csv",
+                      model_path.parent / "tfa_reference_strains.csv"):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -81,13 +81,18 @@ def inspect_model(model_path: str | Path, state_path: str | Path | None = None,
 
 def resolve_model_path(model: str | Path) -> Path:
     """A model file path as given, or a published model's short name (``varma_strain_1``) looked up in the
-    models directory (``$KINLATENT_MODELS_DIR``, default ../shared/models)."""
+    models directory (``$KINLATENT_MODELS_DIR``, default ../shared/models), or a built-in model's name
+    (``ecoli_core``: built and written to the kinlatent cache directory, its state CSV beside it)."""
+    from kinlatent.default_model import BUILTIN_MODELS, builtin_model_files
     from kinlatent.settings import model_file
 
     path = Path(model)
     if path.exists() or path.suffix in (".yml", ".yaml") or len(path.parts) > 1:
         return path
-    return model_file(str(model))
+    published = model_file(str(model))
+    if not published.is_file() and str(model) in BUILTIN_MODELS:
+        return builtin_model_files(str(model))[0]
+    return published
 
 
 def _reduced_jacobian(compiled: CompiledRateLaws, concentrations: np.ndarray) -> torch.Tensor:
