@@ -28,6 +28,9 @@ HYDRA_COMMANDS = {
               "train a generator: generator=gan data=DATASET_DIR, or generator=nes (Hydra overrides)"),
     "generate": ("generate", "kinlatent.pipelines.generate:run_generate",
                  "validated ensemble from a generator: kinlatent generate PATH_OR_MLFLOW_URI n=10000 seed=0"),
+    "explore": ("explore", "kinlatent.pipelines.explore:run_explore",
+                "latent search for models with chosen properties: kinlatent explore generator=PATH target=lambda_mid "
+                "search=gradient"),
 }
 
 
@@ -38,8 +41,11 @@ def _hydra_command(command: str, overrides: list[str]) -> int:
     from kinlatent.hydra_app import run_hydra_command
 
     config_name, target, _ = HYDRA_COMMANDS[command]
-    if command == "generate" and overrides and "=" not in overrides[0] and not overrides[0].startswith("-"):
+    if command in ("generate", "explore") and overrides and "=" not in overrides[0] \
+            and not overrides[0].startswith("-"):
         overrides = [f"source={overrides[0]}"] + overrides[1:]  # kinlatent generate SOURCE n=… seed=…
+    if command == "explore":  # generator=PATH names the trained generator (conf/generator/ is a config group)
+        overrides = [f"source={o.split('=', 1)[1]}" if o.startswith("generator=") else o for o in overrides]
     module, function = target.split(":")
     return run_hydra_command(config_name, getattr(importlib.import_module(module), function), overrides)
 

@@ -57,7 +57,7 @@ def evaluate_members(physiology: Physiology, generator_state: tuple[MLPGenerator
     rewards = []
     with torch.no_grad():
         for delta in perturbations:
-            torch.nn.utils.vector_to_parameters(theta + torch.as_tensor(delta, dtype=theta.dtype),
+            torch.nn.utils.vector_to_parameters(theta + torch.tensor(delta, dtype=theta.dtype),
                                                 generator.parameters())
             ln_km = generator(z).double()
             lam = oracle.evaluate(ln_km).lambda_max.numpy()

@@ -97,11 +97,14 @@ class OracleStability:
         """vmax (B, R) that makes every rate law give v* at x*."""
         return self._terms(ln_km)[1]
 
+    def slot_elasticities(self, ln_km: Tensor) -> tuple[Tensor, Tensor]:
+        """(∂v_r/∂x_j per rate-law slot (B, n_slots), vmax (B, R)) at x* for each ln Km set."""
+        terms, vmax = self._terms(self._check(ln_km))
+        return self.compiled.slot_elasticities(self.concentrations, terms, vmax), vmax
+
     def reduced_jacobian(self, ln_km: Tensor) -> Tensor:
         """J_r (B, n_ind, n_ind) in 1/h."""
-        terms, vmax = self._terms(ln_km)
-        slots = self.compiled.slot_elasticities(self.concentrations, terms, vmax)
-        return self.assembler.reduced(slots)
+        return self.assembler.reduced(self.slot_elasticities(ln_km)[0])
 
     def evaluate(self, ln_km: Tensor, chunk_size: int = 2048) -> OracleEvaluation:
         """λmax, vmax and a consistency flag for a batch, processed in chunks to bound memory."""
