@@ -95,3 +95,23 @@ def sample_cfg(shared_models, tmp_path):
         return compose_config("sample", list(overrides) + base)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def nes_generator_dir(shared_models, tmp_path_factory):
+    """A RENAISSANCE-size NES generator trained for 10 generations on varma_strain_1 (no Ray, no tracking)."""
+    from kinlatent.hydra_app import compose_config
+    from kinlatent.pipelines.train import run_train
+
+    directory = tmp_path_factory.mktemp("generators") / "nes"
+    run_train(compose_config("train", ["generator=nes", "generator.generations=10", "generator.use_ray=false",
+                                       "generator.eval_every=0", "generator.eval_sets=500", "tracking=none",
+                                       f"output.dir={directory}"]))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def physiology1(steady1):
+    from kinlatent.physiology import Physiology
+
+    return Physiology(steady1.model, steady1.concentrations, steady1.fluxes, label="varma_strain_1 steady state")
