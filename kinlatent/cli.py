@@ -22,6 +22,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 HYDRA_COMMANDS = {
+    "pipeline": ("pipeline", "kinlatent.pipelines.pipeline:run_pipeline",
+                 "the main job: sample → train a generator → explore its latent space → validated ensemble "
+                 "(embedded default model unless model=…)"),
     "sample": ("sample", "kinlatent.pipelines.sample:run_sample",
                "ORACLE training set: sample + validate as Ray tasks (Hydra overrides, e.g. sampler.n_samples=1000)"),
     "train": ("train", "kinlatent.pipelines.train:run_train",
@@ -69,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # the main job on the embedded default model
+        print("kinlatent: running `kinlatent pipeline` on the embedded default model (kinlatent --help lists the "
+              "commands)", file=sys.stderr)
+        return _hydra_command("pipeline", [])
     if argv and argv[0] in HYDRA_COMMANDS:
         return _hydra_command(argv[0], argv[1:])
     parser = build_parser()

@@ -47,10 +47,13 @@ def hydra_entry(config_name: str, runner: Callable[[DictConfig], Any]) -> Callab
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
         try:
-            runner(cfg)
+            result = runner(cfg)
         except KinlatentError as error:
             print(f"kinlatent: error: {error}", file=sys.stderr)
             sys.exit(2)
+        report = getattr(result, "report", None)
+        if report:  # a job's closing summary for the user (the library itself only logs)
+            sys.stdout.write(report)
 
     return _main
 

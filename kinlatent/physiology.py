@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -64,3 +65,14 @@ def load_physiology(model_path: str | Path, state_path: str | Path | None = None
         raise StateFileError(f"state has no flux for {len(missing)} reactions", source=state_path, key=missing[0])
     fluxes = np.array([state.fluxes[r] for r in model.reaction_names])
     return Physiology(model, state_vector(state, model), fluxes, label=state.label or "")
+
+
+def physiology_from_config(model: Mapping[str, Any]) -> Physiology:
+    """The physiology of a ``model`` config section (conf/model/*.yaml: path, state, state_row, steady_state)."""
+    from kinlatent.exceptions import ConfigError
+
+    path = model.get("path")
+    if not path or not Path(str(path)).is_file():
+        raise ConfigError(f"model file not found: {path} (set KINLATENT_MODELS_DIR or model.path)", key="model.path")
+    return load_physiology(str(path), model.get("state"), model.get("state_row"),
+                           find_steady=bool(model.get("steady_state", True)))

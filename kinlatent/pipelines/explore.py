@@ -26,7 +26,7 @@ from kinlatent.latent.properties import PropertyEvaluator
 from kinlatent.latent.runner import SearchUnit, check_search, run_unit
 from kinlatent.latent.search import LatentProblem, fit_direction, interpolate, merge_results, walk_direction
 from kinlatent.latent.targets import TargetSet, parse_target
-from kinlatent.physiology import Physiology, load_physiology
+from kinlatent.physiology import Physiology, physiology_from_config
 from kinlatent.pipelines.config_values import non_negative_int, positive_int, section
 from kinlatent.sampling.dataset import SCHEMA_VERSION, Shard, check_resumable, shard_table, write_atomic_bytes, \
     write_manifest, write_shard
@@ -42,11 +42,6 @@ class ExploreResult:
     directory: Path
     summary: dict[str, Any]
     run_id: str | None
-
-
-def _physiology(model: Mapping[str, Any]) -> Physiology:
-    return load_physiology(model["path"], model.get("state"), model.get("state_row"),
-                           find_steady=bool(model.get("steady_state", True)))
 
 
 def _run_units(physiology: Physiology, card, state_dict, units: list[SearchUnit], use_ray: bool,
@@ -97,7 +92,7 @@ def run_explore(cfg: DictConfig | Mapping[str, Any]) -> ExploreResult:
         raise ConfigError(f"generator not found: {source} (a directory written by kinlatent train, or an MLflow "
                           "model URI such as models:/NAME/1)", key="source")
     generator, card = load_generator_from_uri(source)
-    physiology = _physiology(section(container, "model"))
+    physiology = physiology_from_config(section(container, "model"))
     card.check_model(physiology.model.fingerprint(), physiology.model.km_parameter_names, source=source)
     evaluator = PropertyEvaluator(physiology)
     target = parse_target(target_cfg, evaluator)

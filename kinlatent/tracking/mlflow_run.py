@@ -129,4 +129,5 @@ def make_tracker(tracking: Mapping[str, Any] | None, run_name: str | None = None
     uri = tracking.get("uri")
     if not uri or not isinstance(uri, str):
         raise ConfigError(f"tracking.uri must be a non-empty string, got {uri!r}", key="tracking.uri")
+    nested = nested or bool(tracking.get("nested", False))  # a step of a pipeline: child of the active run
     return Tracker(uri, experiment or tracking.get("experiment") or "kinlatent", run_name=run_name, nested=nested)
