@@ -4,6 +4,7 @@ Config (``target`` section)::
 
     name: lambda_mid
     windows: {lambda_max: [-12, -8]}          # property: [low, high]; null leaves a side open
+    constraints: ["fcc:GLCptspp:PFK >= 0.5"]  # the same as text: PROP >= a, PROP <= b, PROP in [a, b]
     top_controller: {flux: GLCptspp, enzyme: PFK}   # optional: the enzyme with the largest |C^J_e|
     stable: true                               # also require λmax < 0 (default; implied by a λmax window)
 
@@ -14,8 +15,9 @@ distance to the target (0 inside), normalised per constraint, that the searches 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -111,25 +113,57 @@ def _bound(value: Any, key: str) -> float:
     return float(value)
 
 
+_CONSTRAINT = re.compile(r"^\s*(?P<prop>[^\s<>=]+)\s*(?:(?P<op>>=|<=)\s*(?P<value>\S+)|in\s*\[\s*(?P<low>[^,\]]+)"
+                         r"\s*,\s*(?P<high>[^\]]+?)\s*\])\s*$")
+
+
+def _constraint_number(text: str, key: str) -> float | None:
+    if text.strip().lower() in ("null", "none", "~"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"not a number: {text!r}", key=key) from None
+
+
+def parse_constraint(text: Any, key: str) -> tuple[str, list[float | None]]:
+    """``"PROP >= a"``, ``"PROP <= b"`` or ``"PROP in [a, b]"`` → (PROP, [low, high]) (for command lines, where
+    property names with ':' cannot be mapping keys)."""
+    match = _CONSTRAINT.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(f"expected 'PROPERTY >= a', 'PROPERTY <= b' or 'PROPERTY in [a, b]', got {text!r}", key=key)
+    if match["op"] == ">=":
+        return match["prop"], [_constraint_number(match["value"], key), None]
+    if match["op"] == "<=":
+        return match["prop"], [None, _constraint_number(match["value"], key)]
+    return match["prop"], [_constraint_number(match["low"], key), _constraint_number(match["high"], key)]
+
+
 def parse_target(config: Mapping[str, Any] | None, evaluator: PropertyEvaluator) -> TargetSet:
     """Build and check a target from its config section; errors name the key and list valid names."""
     if not isinstance(config, Mapping):
         raise ConfigError(f"target must be a mapping with windows and/or top_controller, got {config!r}",
                           key="target")
-    known = {"name", "windows", "top_controller", "stable", "margin"}
+    known = {"name", "windows", "constraints", "top_controller", "stable", "margin"}
     unknown = sorted(set(config) - known)
     if unknown:
         raise ConfigError(f"unknown target key(s) {unknown}; valid: {sorted(known)}", key=f"target.{unknown[0]}")
     windows_config = config.get("windows") or {}
     if not isinstance(windows_config, Mapping):
         raise ConfigError(f"expected {{property: [low, high]}}, got {windows_config!r}", key="target.windows")
+    windows_config = dict(windows_config)
+    for index, text in enumerate(config.get("constraints") or []):
+        prop, pair = parse_constraint(text, f"target.constraints[{index}]")
+        if prop in windows_config:
+            raise ConfigError(f"{prop!r} is constrained twice", key=f"target.constraints[{index}]")
+        windows_config[prop] = pair
     windows = []
     for text, pair in windows_config.items():
         key = f"target.windows.{text}"
         prop = evaluator.parse(str(text), key=key)
         if prop.kind == "top_controller":
             raise ConfigError("top_controller is not numeric: use target.top_controller: {flux, enzyme}", key=key)
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise ConfigError(f"expected [low, high] (null for an open side), got {pair!r}", key=key)
         low, high = _bound(pair[0], key), _bound(pair[1], key)
         low = -math.inf if math.isnan(low) else low

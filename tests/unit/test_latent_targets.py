@@ -85,3 +85,22 @@ def test_lambda_max_gradient_matches_finite_differences(evaluator, oracle1):
             plus = evaluator.evaluate(["lambda_max"], ln_km + step)["lambda_max"].item()
             minus = evaluator.evaluate(["lambda_max"], ln_km - step)["lambda_max"].item()
         assert gradient[0, column].item() == pytest.approx((plus - minus) / 2e-2, rel=2e-3)
+
+
+def test_text_constraints_from_the_command_line(evaluator):
+    from kinlatent.hydra_app import compose_config
+
+    config = compose_config("explore", ["+target.constraints=[\"fcc:GLCptspp:PFK >= 0.5\", 'stiffness <= 1e6']"])
+    from omegaconf import OmegaConf
+
+    target = parse_target(OmegaConf.to_container(config.target), evaluator)
+    windows = {w.prop.text: (w.low, w.high) for w in target.windows}
+    assert windows == {"lambda_max": (-12.0, -8.0), "fcc:GLCptspp:PFK": (0.5, math.inf),
+                       "stiffness": (-math.inf, 1e6)}
+    both = parse_target({"constraints": ["time_constant in [0.1, null]"]}, evaluator)
+    assert (both.windows[0].low, both.windows[0].high) == (0.1, math.inf)
+    with pytest.raises(ConfigError, match="expected 'PROPERTY >= a'") as error:
+        parse_target({"constraints": ["lambda_max ~ 3"]}, evaluator)
+    assert error.value.key == "target.constraints[0]"
+    with pytest.raises(ConfigError, match="constrained twice"):
+        parse_target({"windows": {"lambda_max": [-3, -1]}, "constraints": ["lambda_max <= -2"]}, evaluator)
