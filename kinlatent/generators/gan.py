@@ -6,6 +6,7 @@ dropout 0.5, tanh output; D 32-64-128, LeakyReLU 0.2, dropout 0.4; Adam lr 2e-4,
 """
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -29,13 +30,20 @@ class GANConfig:
     beta1: float = 0.5
     discriminator_widths: tuple[int, ...] = (32, 64, 128)
     discriminator_dropout: float = 0.4
+    discriminator_lr: float | None = None   # None: same as lr
+    auxiliary_weight: float = 0.0           # > 0: AC-GAN head on D predicting the label; G pushed towards its class
+    ema_decay: float = 0.0                  # > 0: the output generator is an exponential moving average of G
     seed: int = 0
 
 
 class Discriminator(nn.Module):
-    """D(x, c) → logit that x (scaled ln Km) with condition c comes from the training set."""
+    """D(x, c) → logit that x (scaled ln Km) with condition c comes from the training set.
 
-    def __init__(self, n_inputs: int, n_conditions: int, widths: tuple[int, ...], dropout: float) -> None:
+    With ``auxiliary`` it also has an AC-GAN head: logits of the label predicted from x alone.
+    """
+
+    def __init__(self, n_inputs: int, n_conditions: int, widths: tuple[int, ...], dropout: float,
+                 auxiliary: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width_in = n_inputs + n_conditions
@@ -44,9 +52,23 @@ class Discriminator(nn.Module):
             width_in = width
         layers.append(nn.Linear(width_in, 1))
         self.network = nn.Sequential(*layers)
+        self.classifier: nn.Module | None = None
+        if auxiliary:
+            hidden: list[nn.Module] = []
+            width_in = n_inputs
+            for width in widths:
+                hidden += [nn.Linear(width_in, width), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+                width_in = width
+            self.classifier = nn.Sequential(*hidden, nn.Linear(width_in, n_conditions))
 
     def forward(self, x: Tensor, condition: Tensor) -> Tensor:
         return self.network(torch.cat([x, condition], dim=1)).squeeze(1)
+
+    def classify(self, x: Tensor) -> Tensor:
+        """Label logits (B, n_conditions) of the auxiliary classifier."""
+        if self.classifier is None:
+            raise ValueError("this discriminator has no auxiliary classifier")
+        return self.classifier(x)
 
 
 def data_bounds(ln_km: np.ndarray, margin: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
@@ -69,13 +91,34 @@ class ConditionalGANTrainer:
             self.data = generator.from_ln_km(torch.as_tensor(ln_km, dtype=torch.float32)).clamp(-1, 1)
         self.labels = torch.as_tensor(labels, dtype=torch.long)
         self.discriminator = Discriminator(generator.spec.n_outputs, 2, config.discriminator_widths,
-                                           config.discriminator_dropout)
+                                           config.discriminator_dropout, auxiliary=config.auxiliary_weight > 0)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr or config.lr,
+                                      betas=betas)
         self.loss = nn.BCEWithLogitsLoss()
         self.epoch = 0
         self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.averaged: MLPGenerator | None = None
+        if config.ema_decay > 0:
+            self.averaged = copy.deepcopy(generator).eval()
+            for parameter in self.averaged.parameters():
+                parameter.requires_grad_(False)
+
+    @property
+    def output_generator(self) -> MLPGenerator:
+        """The generator to evaluate and save: the weight average when ``ema_decay`` > 0, else G itself."""
+        return self.averaged if self.averaged is not None else self.generator
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        if self.averaged is None:
+            return
+        decay = self.config.ema_decay
+        for average, current in zip(self.averaged.parameters(), self.generator.parameters()):
+            average.mul_(decay).add_(current, alpha=1.0 - decay)
+        for average, current in zip(self.averaged.buffers(), self.generator.buffers()):
+            average.copy_(current)  # BatchNorm running statistics and the output bounds
 
     def _one_hot(self, labels: Tensor) -> Tensor:
         return nn.functional.one_hot(labels, 2).float()
@@ -94,15 +137,23 @@ class ConditionalGANTrainer:
             z = torch.randn(len(idx), self.generator.spec.latent_dim)
             fake = self.generator.scaled(z, cond)
             ones, zeros = torch.ones(len(idx)), torch.zeros(len(idx))
+            labels = self.labels[idx]
             self.opt_d.zero_grad()
             loss_d = self.loss(self.discriminator(real, cond), ones) + \
                 self.loss(self.discriminator(fake.detach(), cond), zeros)
+            if self.config.auxiliary_weight > 0:  # the classifier learns the label from real data only
+                loss_d = loss_d + self.config.auxiliary_weight * \
+                    nn.functional.cross_entropy(self.discriminator.classify(real), labels)
             loss_d.backward()
             self.opt_d.step()
             self.opt_g.zero_grad()
             loss_g = self.loss(self.discriminator(fake, cond), ones)
+            if self.config.auxiliary_weight > 0:  # generated sets should be recognised as their condition
+                loss_g = loss_g + self.config.auxiliary_weight * \
+                    nn.functional.cross_entropy(self.discriminator.classify(fake), labels)
             loss_g.backward()
             self.opt_g.step()
+            self._update_average()
             losses_d.append(loss_d.item())
             losses_g.append(loss_g.item())
         self.epoch += 1

@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -74,8 +74,20 @@ def _evaluate(generator, physiology: Physiology, oracle, n: int, seed: int, thre
     return metrics
 
 
-def run_train(cfg: DictConfig | Mapping[str, Any]) -> TrainResult:
-    """Train a generator as configured; see the module docstring."""
+def _non_negative(config: Mapping[str, Any], key: str) -> float:
+    """An optional number >= 0 of the generator section (absent: 0)."""
+    if config.get(key) is None:
+        return 0.0
+    value = finite_float(config, key, "generator")
+    if value < 0:
+        raise ConfigError(f"must be >= 0, got {value}", key=f"generator.{key}")
+    return value
+
+
+def run_train(cfg: DictConfig | Mapping[str, Any],
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train a generator as configured; see the module docstring. ``on_step(step, metrics)``, when given, is
+    called after every epoch/generation with that step's metrics (a Ray Tune trial reports them)."""
     container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     generator_cfg = section(container, "generator")
     kind = generator_cfg.get("kind")
@@ -122,7 +134,13 @@ def run_train(cfg: DictConfig | Mapping[str, Any]) -> TrainResult:
                             lr=finite_float(generator_cfg, "lr", "generator"),
                             beta1=finite_float(generator_cfg, "beta1", "generator"),
                             discriminator_widths=tuple(generator_cfg["discriminator_widths"]),
-                            discriminator_dropout=float(generator_cfg["discriminator_dropout"]), seed=seed)
+                            discriminator_dropout=float(generator_cfg["discriminator_dropout"]),
+                            discriminator_lr=finite_float(generator_cfg, "discriminator_lr", "generator")
+                            if generator_cfg.get("discriminator_lr") is not None else None,
+                            auxiliary_weight=_non_negative(generator_cfg, "auxiliary_weight"),
+                            ema_decay=_non_negative(generator_cfg, "ema_decay"), seed=seed)
+            if gan.ema_decay >= 1.0:
+                raise ConfigError(f"must be in [0, 1), got {gan.ema_decay}", key="generator.ema_decay")
             trainer = ConditionalGANTrainer(generator, ln_km, labels, gan)
             reference = ln_km[labels == 1][:20_000]
             condition: int | None = 1
@@ -162,14 +180,19 @@ def run_train(cfg: DictConfig | Mapping[str, Any]) -> TrainResult:
             if eval_every and (step % eval_every == 0 or step == steps):
                 if kind == "nes":
                     torch.nn.utils.vector_to_parameters(trainer.theta.detach(), generator.parameters())
-                metrics.update(_evaluate(generator, physiology, oracle, eval_sets, seed + 1, threshold, condition,
+                evaluated = trainer.output_generator if kind == "gan" else generator
+                metrics.update(_evaluate(evaluated, physiology, oracle, eval_sets, seed + 1, threshold, condition,
                                          reference, bounds))
             tracker.log_metrics(metrics, step=step)
             history.append({"step": step, **metrics})
+            if on_step is not None:
+                on_step(step, dict(metrics))
             logger.info("%s step %d/%d %s", kind, step, steps,
                         {k: round(v, 4) for k, v in metrics.items() if k.startswith(("eval/", "train/"))})
         if kind == "nes":
             torch.nn.utils.vector_to_parameters(trainer.theta.detach(), generator.parameters())
+        else:
+            generator = trainer.output_generator  # the weight average when generator.ema_decay > 0
         final = _evaluate(generator, physiology, oracle, eval_sets, seed + 2, threshold, condition, reference, bounds)
         if reference is not None:
             generated = torch.cat(list(generate_ln_km(generator, 1000, seed=seed + 3, condition=condition))).numpy()
