@@ -53,7 +53,7 @@ def matmul_rate(shapes: list[tuple[int, int]], batch: int, repeats: int = 5) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=65_536)
+    parser.add_argument("--batch", type=int, default=16_384)
     parser.add_argument("--validate", type=int, default=20_000, help="sets for generate + validate throughput")
     args = parser.parse_args()
     physiology = load_physiology(model_file("varma_strain_1"))

@@ -34,6 +34,9 @@ HYDRA_COMMANDS = {
     "explore": ("explore", "kinlatent.pipelines.explore:run_explore",
                 "latent search for models with chosen properties: kinlatent explore generator=PATH target=lambda_mid "
                 "search=gradient"),
+    "tune": ("tune", "kinlatent.pipelines.tune:run_tune",
+             "Ray Tune sweep: kinlatent tune hparams_search=nes_varma | gan_varma data=DATASET_DIR | latent_targets "
+             "source=GENERATOR_DIR (resume=true continues an interrupted sweep)"),
 }
 
 

@@ -6,6 +6,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from kinlatent.generators.inference import FusedGenerator
 from kinlatent.generators.mlp import MLPGenerator
 
 
@@ -33,11 +34,7 @@ def generate_ln_km(generator: MLPGenerator, n: int, seed: int, batch_size: int =
                    condition: int | None = None, start_row: int = 0) -> Iterator[torch.Tensor]:
     """Yield ln Km batches (float64, CPU) of n generated sets; eval mode; deterministic in (weights, seed)."""
     generator.eval()
-    n_conditions = generator.spec.n_conditions
     device = next(generator.parameters()).device
+    fused = FusedGenerator(generator, condition)
     for z in latent_batches(n, generator.spec.latent_dim, seed, batch_size, start_row):
-        cond = None
-        if n_conditions:
-            cond = torch.nn.functional.one_hot(torch.full((z.shape[0],), int(condition or 0)), n_conditions)
-            cond = cond.to(device)
-        yield generator(z.to(device), cond).double().cpu()
+        yield fused(z.to(device)).double().cpu()

@@ -130,3 +130,27 @@ def test_conditional_gan_learns_class_conditional_distributions():
     for condition, centre in ((1, 0.5), (0, -0.5)):
         generated = torch.cat(list(generate_ln_km(generator, 2000, seed=3, condition=condition))).numpy()
         assert np.allclose(generated.mean(axis=0), centre, atol=0.15), (condition, generated.mean(axis=0))
+
+
+@pytest.mark.parametrize("normalisation, n_conditions, activation", [
+    ("none", 0, "leaky_relu"), ("batch", 2, "leaky_relu"), ("layer", 0, "gelu"), ("batch", 0, "elu")])
+def test_fused_generation_equals_the_eval_mode_module(normalisation, n_conditions, activation):
+    """BatchNorm folded into the linear layers and the condition into the first bias change nothing but rounding."""
+    from kinlatent.generators.inference import FusedGenerator
+
+    torch.manual_seed(0)
+    spec = GeneratorSpec(n_outputs=30, latent_dim=12, widths=(32, 64), normalisation=normalisation, dropout=0.3,
+                         n_conditions=n_conditions, activation=activation)
+    generator = MLPGenerator(spec, -torch.rand(30) * 5, torch.rand(30) * 5)
+    for module in generator.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):  # non-trivial running statistics and affine parameters
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.normal_()
+            module.bias.data.normal_()
+    generator.eval()
+    z = torch.randn(200, 12)
+    for condition in ([0, 1] if n_conditions else [None]):
+        one_hot = torch.nn.functional.one_hot(torch.full((200,), condition), 2) if n_conditions else None
+        expected = generator(z, one_hot)
+        torch.testing.assert_close(FusedGenerator(generator, condition)(z), expected, rtol=1e-5, atol=1e-5)
