@@ -37,6 +37,9 @@ HYDRA_COMMANDS = {
     "tune": ("tune", "kinlatent.pipelines.tune:run_tune",
              "Ray Tune sweep: kinlatent tune hparams_search=nes_varma | gan_varma data=DATASET_DIR | latent_targets "
              "source=GENERATOR_DIR (resume=true continues an interrupted sweep)"),
+    "transfer-study": ("transfer_study", "kinlatent.pipelines.transfer_study:run_transfer_study",
+                       "transfer generators across physiologies: kinlatent transfer-study study=varma_four_conditions "
+                       "(conditions × methods × budgets as Ray tasks; rerunning reuses finished rows)"),
 }
 
 

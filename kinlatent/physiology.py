@@ -41,6 +41,12 @@ class Physiology:
     def species_concentration(self, species: str) -> float:
         return float(self.concentrations[self.model.species_index[species]])
 
+    def km_log_concentrations(self) -> np.ndarray:
+        """ln x (µM) of the reactant at each Km site, in ``model.km_parameter_names`` order: ln Km − this is
+        the site's saturation in logit form, ln((1 − σ)/σ)."""
+        index = self.model.species_index
+        return np.log(self.concentrations[[index[s] for s in self.model.km_species]])
+
 
 def load_physiology(model_path: str | Path, state_path: str | Path | None = None, row: str | int | None = None,
                     find_steady: bool = True) -> Physiology:

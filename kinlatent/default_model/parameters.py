@@ -45,11 +45,7 @@ class ReferenceParameters:
 
 def km_slot_concentrations(model: KineticModel, concentrations: np.ndarray) -> np.ndarray:
     """Concentration (µM) of the reactant bound at each Km site, in ``model.km_parameter_names`` order."""
-    species_of: dict[str, str] = {}
-    for reaction in model.reactions:
-        for slot in reaction.slots:
-            species_of[reaction.parameter(slot.km_parameter_base)] = slot.species
-    return np.array([concentrations[model.species_index[species_of[name]]] for name in model.km_parameter_names])
+    return np.array([concentrations[model.species_index[species]] for species in model.km_species])
 
 
 def _ln_km(ln_x: np.ndarray, sigma: np.ndarray) -> np.ndarray:

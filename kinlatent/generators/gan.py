@@ -79,19 +79,25 @@ def data_bounds(ln_km: np.ndarray, margin: float = 1e-6) -> tuple[np.ndarray, np
 
 
 class ConditionalGANTrainer:
-    """Adversarial training of an :class:`MLPGenerator` (with 2 conditions) on a labelled training set."""
+    """Adversarial training of an :class:`MLPGenerator` (with 2 conditions) on a labelled training set.
+
+    An unconditional generator (n_conditions = 0) is trained as a plain GAN on all rows (labels ignored, no
+    AC-GAN head): what transfer fine-tuning does with the valid sets of a new physiology.
+    """
 
     def __init__(self, generator: MLPGenerator, ln_km: np.ndarray, labels: np.ndarray, config: GANConfig) -> None:
-        if generator.spec.n_conditions != 2:
-            raise ValueError("the conditional GAN needs a generator with n_conditions = 2")
+        if generator.spec.n_conditions not in (0, 2):
+            raise ValueError("the GAN needs a generator with n_conditions = 2 (conditional) or 0 (unconditional)")
+        self.n_conditions = generator.spec.n_conditions
         torch.manual_seed(config.seed)
         self.generator = generator
         self.config = config
         with torch.no_grad():
             self.data = generator.from_ln_km(torch.as_tensor(ln_km, dtype=torch.float32)).clamp(-1, 1)
         self.labels = torch.as_tensor(labels, dtype=torch.long)
-        self.discriminator = Discriminator(generator.spec.n_outputs, 2, config.discriminator_widths,
-                                           config.discriminator_dropout, auxiliary=config.auxiliary_weight > 0)
+        self.auxiliary_weight = config.auxiliary_weight if self.n_conditions else 0.0
+        self.discriminator = Discriminator(generator.spec.n_outputs, self.n_conditions, config.discriminator_widths,
+                                           config.discriminator_dropout, auxiliary=self.auxiliary_weight > 0)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr or config.lr,
@@ -121,6 +127,8 @@ class ConditionalGANTrainer:
             average.copy_(current)  # BatchNorm running statistics and the output bounds
 
     def _one_hot(self, labels: Tensor) -> Tensor:
+        if not self.n_conditions:
+            return torch.zeros(len(labels), 0)
         return nn.functional.one_hot(labels, 2).float()
 
     def train_epoch(self) -> dict[str, float]:
@@ -141,15 +149,15 @@ class ConditionalGANTrainer:
             self.opt_d.zero_grad()
             loss_d = self.loss(self.discriminator(real, cond), ones) + \
                 self.loss(self.discriminator(fake.detach(), cond), zeros)
-            if self.config.auxiliary_weight > 0:  # the classifier learns the label from real data only
-                loss_d = loss_d + self.config.auxiliary_weight * \
+            if self.auxiliary_weight > 0:  # the classifier learns the label from real data only
+                loss_d = loss_d + self.auxiliary_weight * \
                     nn.functional.cross_entropy(self.discriminator.classify(real), labels)
             loss_d.backward()
             self.opt_d.step()
             self.opt_g.zero_grad()
             loss_g = self.loss(self.discriminator(fake, cond), ones)
-            if self.config.auxiliary_weight > 0:  # generated sets should be recognised as their condition
-                loss_g = loss_g + self.config.auxiliary_weight * \
+            if self.auxiliary_weight > 0:  # generated sets should be recognised as their condition
+                loss_g = loss_g + self.auxiliary_weight * \
                     nn.functional.cross_entropy(self.discriminator.classify(fake), labels)
             loss_g.backward()
             self.opt_g.step()

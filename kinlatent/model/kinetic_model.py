@@ -82,6 +82,13 @@ class KineticModel:
             names.extend(ks + kp)
         return tuple(names)
 
+    @cached_property
+    def km_species(self) -> tuple[str, ...]:
+        """The reactant bound at each Michaelis constant, in :attr:`km_parameter_names` order."""
+        species_of = {reaction.parameter(slot.km_parameter_base): slot.species
+                      for reaction in self.reactions for slot in reaction.slots}
+        return tuple(species_of[name] for name in self.km_parameter_names)
+
     # ---- parameters --------------------------------------------------------------------------------------
     def parameter(self, name: str) -> float:
         """Value of a parameter; a clear error when it is absent or null."""

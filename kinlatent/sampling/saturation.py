@@ -36,11 +36,7 @@ class SaturationSampler:
     def __init__(self, physiology: Physiology, config: SaturationConfig = SaturationConfig()) -> None:
         model = physiology.model
         self.km_names: tuple[str, ...] = model.km_parameter_names
-        species_of: dict[str, str] = {}
-        for reaction in model.reactions:
-            for slot in reaction.slots:
-                species_of[reaction.parameter(slot.km_parameter_base)] = slot.species
-        self.ln_x = np.log([physiology.species_concentration(species_of[n]) for n in self.km_names])
+        self.ln_x = physiology.km_log_concentrations()
         self.low = np.full(len(self.km_names), float(config.low))
         self.high = np.full(len(self.km_names), float(config.high))
         self._check_range(config.low, config.high, "sampler.saturation")

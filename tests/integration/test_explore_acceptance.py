@@ -17,6 +17,7 @@ def test_three_windows_gradient_and_cmaes_each_find_1000_distinct_models(nes_gen
     print("\n" + markdown_table(rows))
     for row in rows:
         if row["method"] == "rejection":
-            assert row["evaluations"] == 20_000  # the baseline spends its whole budget unless it fills up
+            # the baseline spends its whole budget unless it fills up first
+            assert row["evaluations"] == 20_000 or row["n_hits"] >= 1000, row
             continue
         assert row["n_distinct"] >= 1000 and row["hit_rate"] >= 0.9, row
