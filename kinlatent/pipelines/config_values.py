@@ -43,3 +43,19 @@ def boolean(config: Mapping[str, Any], key: str, prefix: str, default: bool = Fa
     if not isinstance(value, bool):
         raise ConfigError(f"must be true or false, got {value!r}", key=f"{prefix}.{key}")
     return value
+
+
+def only_known_keys(config: Mapping[str, Any], known: set[str], prefix: str, what: str) -> None:
+    """Refuse keys outside ``known`` (a typo must not be silently ignored); the error names the first one."""
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} setting(s) {unknown}; valid: {sorted(known)}",
+                          key=f"{prefix}.{unknown[0]}")
+
+
+def file_safe_name(config: Mapping[str, Any], key: str, prefix: str, what: str) -> str:
+    """A non-empty name without spaces or slashes (it names files and runs)."""
+    name = config.get(key)
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
+        raise ConfigError(f"a {what} needs a name without spaces or slashes, got {name!r}", key=f"{prefix}.{key}")
+    return name

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from kinlatent.exceptions import ConfigError, KinlatentError
 from kinlatent.model import KineticModel
 from kinlatent.physiology import Physiology, load_physiology
+from kinlatent.pipelines.config_values import file_safe_name, only_known_keys
 
 logger = logging.getLogger(__name__)
 CONDITION_KEYS = {"name", "description", "model", "state", "state_row", "vmax_scale", "uptake_scale", "boundary",
@@ -101,18 +102,11 @@ def parse_condition(raw: Any, key: str, conf_dir: Path | None = None) -> Conditi
             known = sorted(p.stem for p in directory.glob("*.yaml"))
             raise ConfigError(f"unknown condition {raw!r}; known: {', '.join(known)} (or give a mapping with "
                               "name, model or vmax_scale/uptake_scale/boundary)", key=key)
-        loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-        spec = parse_condition(loaded, key=str(path))
-        return spec
+        return parse_condition(OmegaConf.to_container(OmegaConf.load(path), resolve=True), key=str(path))
     if not isinstance(raw, Mapping):
         raise ConfigError(f"a condition is a name or a mapping, got {raw!r}", key=key)
-    unknown = sorted(set(raw) - CONDITION_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown condition setting(s) {unknown}; valid: {sorted(CONDITION_KEYS)}",
-                          key=f"{key}.{unknown[0]}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise ConfigError(f"a condition needs a name without spaces or slashes, got {name!r}", key=f"{key}.name")
+    only_known_keys(raw, CONDITION_KEYS, key, "condition")
+    name = file_safe_name(raw, "name", key, "condition")
     spec = ConditionSpec(name=name, description=str(raw.get("description") or ""),
                          model=None if raw.get("model") is None else str(raw["model"]),
                          state=None if raw.get("state") is None else str(raw["state"]),

@@ -50,6 +50,10 @@ def incidence_plot(rows: Sequence[dict[str, Any]]):
         axis.set_ylim(-0.02, 1.02)
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("incidence of valid models")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
+    handles: dict[str, Any] = {}
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    figure.legend(list(handles.values()), list(handles), fontsize=8, loc="center right")
+    figure.tight_layout(rect=(0, 0, 0.86, 1))
     return figure

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kinlatent.exceptions import ConfigError
+from kinlatent.pipelines.config_values import file_safe_name, only_known_keys
 from kinlatent.transfer.conditions import ConditionSpec, parse_condition
 from kinlatent.transfer.methods import BUDGETLESS, METHODS, SETTINGS_FAMILY, TransferTask
 
@@ -101,13 +102,8 @@ def parse_study(raw: Mapping[str, Any], conf_dir: Path | None = None) -> StudySp
     """Check a study section (see the module docstring); errors name the key under ``study.``."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"the study must be a mapping, got {raw!r}", key="study")
-    unknown = sorted(set(raw) - STUDY_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown study setting(s) {unknown}; valid: {sorted(STUDY_KEYS)}",
-                          key=f"study.{unknown[0]}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise ConfigError(f"a study needs a name without spaces or slashes, got {name!r}", key="study.name")
+    only_known_keys(raw, STUDY_KEYS, "study", "study")
+    name = file_safe_name(raw, "name", "study", "study")
     source = raw.get("source")
     if source is not None and (not isinstance(source, str) or (not Path(source).exists() and ":/" not in source)):
         raise ConfigError(f"source generator not found: {source!r} (a directory written by kinlatent train, an "
@@ -159,10 +155,7 @@ def parse_study(raw: Mapping[str, Any], conf_dir: Path | None = None) -> StudySp
             raise ConfigError(f"unknown settings family {family!r}; valid: {sorted(SETTINGS_KEYS)}",
                               key=f"study.settings.{family}")
         values = dict(values or {})
-        bad = sorted(set(values) - SETTINGS_KEYS[family])
-        if bad:
-            raise ConfigError(f"unknown {family} setting(s) {bad}; valid: {sorted(SETTINGS_KEYS[family])}",
-                              key=f"study.settings.{family}.{bad[0]}")
+        only_known_keys(values, SETTINGS_KEYS[family], f"study.settings.{family}", family)
         for key, value in values.items():
             _check_setting(key, value, f"study.settings.{family}.{key}")
         settings[family] = values

@@ -102,3 +102,23 @@ def test_training_set_with_other_columns_is_refused(tiny_dataset, tmp_path):
         run_train(compose_config("train", ["generator=gan", f"data={copy}", "tracking=none",
                                            f"output.dir={tmp_path / 'x'}"]))
     assert "km_substrate_NOTHERE" in str(info.value)
+
+
+
+def test_nes_from_random_init_reaches_90_percent_valid_within_50_generations(local_ray, tmp_path):
+    """RENAISSANCE acceptance on varma_strain_1 (λmax < −9 1/h), RENAISSANCE defaults with rewards as Ray tasks,
+    stopped at 12 of the allowed 50 generations; the incidence is checked on fresh generated sets by the kinetic
+    core; wall time and the reward curve are printed."""
+    import time
+
+    started = time.perf_counter()
+    result = run_train(compose_config("train", ["generator=nes", "generator.generations=12", "generator.eval_every=1",
+                                                "generator.eval_sets=500", "tracking=none",
+                                                f"output.dir={tmp_path / 'nes'}"]))
+    seconds = time.perf_counter() - started
+    rewards = [round(h["train/reward"], 3) for h in result.history]
+    valid = [round(h["eval/frac_valid"], 3) for h in result.history]
+    print(f"\nNES: {len(result.history)} generations, {seconds:.1f} s; reward {rewards}; valid {valid}; "
+          f"final {result.frac_valid:.3f}")
+    assert valid[0] < 0.9 <= result.frac_valid  # starts below, gets there within 12 ≤ 50 generations
+    assert rewards[-1] > rewards[0]
