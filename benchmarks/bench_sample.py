@@ -1,7 +1,7 @@
 """End-to-end sampling + validation throughput with 1 and 2 Ray workers on varma_strain_1, and the driver's
 peak memory (shards are streamed, never gathered).
 
-Run: python benchmarks/bench_sample.py [--rows 40000] [--memory-rows 1000000]
+Run: python benchmarks/bench_sample.py [--rows 100000] [--memory-rows 1000000]
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _run(rows: int, workers: int, out: Path, shard_size: int) -> tuple[float, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=40_000)
+    parser.add_argument("--rows", type=int, default=100_000)  # the acceptance job size: worker start-up amortised
     parser.add_argument("--shard-size", type=int, default=2_500)
     parser.add_argument("--memory-rows", type=int, default=0, help="also sample this many rows for peak memory")
     args = parser.parse_args()
