@@ -61,13 +61,26 @@ class GeneratorCard:
 
     def check_model(self, model_sha256: str, parameter_names: tuple[str, ...], source: str | None = None) -> None:
         """Refuse a generator made for another model (different structure or ln Km vector)."""
+        hint = (" — pass the model it was made for (model=NAME, e.g. model=ecoli_core, or model.path=FILE; its "
+                "card.json names it)")
         if tuple(parameter_names) != self.parameter_names:
             raise GeneratorCardError(
                 f"generator was made for model {self.model_name!r} with {len(self.parameter_names)} Km; this model "
-                f"has {len(parameter_names)} different/ordered Km", source=source, key="parameter_names")
+                f"has {len(parameter_names)} different/ordered Km{hint}", source=source, key="parameter_names")
         if model_sha256 != self.model_sha256:
             raise GeneratorCardError(f"generator was made for another model file ({self.model_name!r}, "
-                                     f"sha256 {self.model_sha256[:12]}…)", source=source, key="model_sha256")
+                                     f"sha256 {self.model_sha256[:12]}…){hint}", source=source, key="model_sha256")
+
+
+def weights_sha256(generator: MLPGenerator) -> str:
+    """SHA-256 of a generator's weights and buffers: what identifies a trained generator, wherever it lives."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(generator.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def build_generator(card: GeneratorCard) -> MLPGenerator:

@@ -21,6 +21,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from kinlatent.exceptions import ConfigError
+from kinlatent.generators.card import weights_sha256
 from kinlatent.latent.ensemble import mean_pairwise_distance, recheck
 from kinlatent.latent.properties import PropertyEvaluator
 from kinlatent.latent.runner import SearchUnit, check_search, run_unit
@@ -98,6 +99,7 @@ def run_explore(cfg: DictConfig | Mapping[str, Any]) -> ExploreResult:
     target = parse_target(target_cfg, evaluator)
     max_evaluations = positive_int(search, "max_evaluations", "search")
     identity = {"schema_version": SCHEMA_VERSION, "kind": "kinlatent.latent_ensemble", "generator": source,
+                "generator_weights_sha256": weights_sha256(generator),
                 "target": target_cfg, "search": search, "n_models": n_models, "seed": seed, "workers": workers,
                 "model_sha256": card.model_sha256, "steady_state_sha256": physiology.fingerprint}
     previous = check_resumable(directory, identity)

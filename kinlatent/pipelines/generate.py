@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from kinlatent.exceptions import ConfigError
+from kinlatent.generators.card import weights_sha256
 from kinlatent.generators.sampling import generate_ln_km
 from kinlatent.physiology import load_physiology
 from kinlatent.pipelines.config_values import finite_float, non_negative_int, positive_int, section
@@ -58,7 +59,8 @@ def run_generate(cfg: DictConfig | Mapping[str, Any]) -> GenerateResult:
     card.check_model(physiology.model.fingerprint(), physiology.model.km_parameter_names, source=str(source))
     threshold = finite_float(container, "threshold", "") if container.get("threshold") is not None \
         else card.threshold
-    identity = {"schema_version": SCHEMA_VERSION, "generator": str(source), "n_samples": n, "seed": seed,
+    identity = {"schema_version": SCHEMA_VERSION, "generator": str(source),
+                "generator_weights_sha256": weights_sha256(generator), "n_samples": n, "seed": seed,
                 "shard_size": shard_size, "threshold": threshold, "model_sha256": card.model_sha256,
                 "steady_state_sha256": physiology.fingerprint}
     check_resumable(directory, identity)

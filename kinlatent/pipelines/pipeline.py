@@ -169,7 +169,8 @@ def run_pipeline(cfg: DictConfig | Mapping[str, Any]) -> PipelineResult:
             from kinlatent.pipelines.train import run_train
 
             result = run_train({"model": model, "generator": generator, "data": str(samples_dir), "ray": ray_cfg,
-                                "tracking": child("2-train"), "output": {"dir": str(generator_dir)}})
+                                "tracking": child("2-train"),
+                                "output": {"dir": str(generator_dir), "replace": True}})  # steps.json decides
             return {"kind": result.kind, "frac_valid": result.frac_valid, "threshold": generator.get("threshold"),
                     "training_frac_valid": result.training_incidence, "model_uri": result.model_uri,
                     "dir": str(generator_dir), "weights": generator_hash(generator_dir), "run_id": result.run_id}

@@ -38,6 +38,38 @@ class TrainResult:
     model_uri: str | None
     run_id: str | None
 
+    @property
+    def report(self) -> str:
+        """What ``kinlatent train`` prints when it is done."""
+        registered = f"; MLflow model {self.model_uri}" if self.model_uri else ""
+        return (f"{self.kind} generator saved to {self.directory}: {self.frac_valid:.1%} of generated sets valid"
+                f"{registered}\n")
+
+
+def _training_fingerprint(container: Mapping[str, Any]) -> str:
+    """SHA-256 of what determines the trained generator: generator settings, model and training data."""
+    import hashlib
+    import json
+
+    payload = {key: container.get(key) for key in ("generator", "model", "data")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_output(output: Path, container: Mapping[str, Any]) -> None:
+    """Never overwrite a generator trained with other settings (unless ``output.replace``)."""
+    import json
+
+    card = output / "card.json"
+    if not card.is_file() or bool(section(container, "output").get("replace", False)):
+        return
+    try:
+        previous = json.loads(card.read_text()).get("training", {}).get("config_sha256")
+    except (OSError, ValueError, AttributeError):
+        previous = None
+    if previous != _training_fingerprint(container):
+        raise ConfigError(f"{output} already holds a generator trained with other settings: choose another "
+                          "output.dir (or delete that directory) so that it is not overwritten", key="output.dir")
+
 
 def _load_training_set(path: Path, physiology: Physiology, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     manifest = read_manifest(path)
@@ -98,6 +130,7 @@ def run_train(cfg: DictConfig | Mapping[str, Any],
     eval_sets = positive_int(generator_cfg, "eval_sets", "generator")
     seed = non_negative_int(generator_cfg, "seed", "generator")
     output = Path(str(section(container, "output").get("dir")))
+    _check_output(output, container)
     data = container.get("data")
     if kind == "gan" and not data:
         raise ConfigError("the GAN needs a training set: data=PATH (a directory written by kinlatent sample)",
@@ -209,8 +242,10 @@ def run_train(cfg: DictConfig | Mapping[str, Any],
                              lower=tuple(map(float, bounds[0])), upper=tuple(map(float, bounds[1])),
                              model_name=physiology.model.name, model_sha256=physiology.model.fingerprint(),
                              physiology_sha256=physiology.fingerprint, threshold=threshold,
-                             valid_condition=condition, training={"steps": steps, "seed": seed, **final})
+                             valid_condition=condition, training={"steps": steps, "seed": seed, **final,
+                                                                  "config_sha256": _training_fingerprint(container)})
         save_generator(generator, card, output)
+        logger.info("generator saved to %s", output)
         model_uri = None
         if tracker.run_id:
             from kinlatent.tracking.generator_model import log_generator

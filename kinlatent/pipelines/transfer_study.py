@@ -12,7 +12,6 @@ reopens the same parent run.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -25,7 +24,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from kinlatent.exceptions import ConfigError
-from kinlatent.generators.card import GeneratorCard, save_generator
+from kinlatent.generators.card import GeneratorCard, save_generator, weights_sha256
 from kinlatent.generators.mlp import GeneratorSpec, MLPGenerator
 from kinlatent.physiology import Physiology, physiology_from_config
 from kinlatent.pipelines.config_values import boolean, section
@@ -50,14 +49,6 @@ class StudyResult:
     reused: int
     run_id: str | None
     report: str      # the summary table (Markdown) and where the outputs are
-
-
-def _weights_sha256(generator: MLPGenerator) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(generator.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _source_generator(spec: StudySpec, container: Mapping[str, Any], directory: Path):
@@ -186,7 +177,7 @@ def run_transfer_study(cfg: DictConfig | Mapping[str, Any]) -> StudyResult:
     card.check_model(source_physiology.model.fingerprint(), source_physiology.model.km_parameter_names,
                      source=source_ref)  # the source generator belongs to the source physiology's model
     source = unconditional(generator, card.valid_condition)
-    source_sha = _weights_sha256(source)
+    source_sha = weights_sha256(source)
     rows = spec.rows(card.threshold)
     fingerprints = {r.key: row_fingerprint(r, conditions[r.condition].spec, source_sha, spec.eval_sets)
                     for r in rows}

@@ -239,7 +239,7 @@ def run_tune(cfg: DictConfig | Mapping[str, Any]) -> TuneResult:
 
             mlflow.end_run(status="FAILED" if failed else "FINISHED")
     report = _report(spec, directory, rows, best, overrides, seconds, run_id, tracking_uri)
-    logger.info("%s", report.strip())
+    logger.info("sweep %s finished: %d trials, results in %s", spec.name, len(rows), directory)
     if best is None:
         errors = [r.error for r in rows if r.error]
         raise KinlatentError(f"no trial of sweep {spec.name} completed"

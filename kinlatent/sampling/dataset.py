@@ -135,10 +135,13 @@ def check_resumable(directory: Path, identity: dict[str, Any]) -> dict[str, Any]
                               key="output.dir", source=directory)
         return None
     manifest = read_manifest(directory)
-    if manifest.get("identity") != identity:
+    previous = manifest.get("identity")
+    if previous != identity:
+        previous = previous if isinstance(previous, dict) else {}
+        differing = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
         raise ConfigError(
-            "output directory holds a different dataset (model, physiology or sampler settings differ); "
-            "choose another output.dir or delete it", key="output.dir", source=directory,
+            f"output directory holds a different dataset (differs in: {', '.join(differing)}); choose another "
+            "output.dir or delete it", key="output.dir", source=directory,
         )
     return manifest
 

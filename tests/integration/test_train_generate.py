@@ -122,3 +122,26 @@ def test_nes_from_random_init_reaches_90_percent_valid_within_50_generations(loc
           f"final {result.frac_valid:.3f}")
     assert valid[0] < 0.9 <= result.frac_valid  # starts below, gets there within 12 ≤ 50 generations
     assert rewards[-1] > rewards[0]
+
+
+def test_retrained_generator_is_never_silently_reused_or_overwritten(local_ray, tmp_path):
+    """train refuses to replace a generator trained with other settings; a generator replaced on purpose
+    (output.replace=true) makes generate refuse its old ensemble instead of reusing it."""
+    from kinlatent.exceptions import ConfigError
+
+    base = NES_TINY + ["tracking=none", "generator.use_ray=false", f"output.dir={tmp_path / 'nes'}"]
+    run_train(compose_config("train", base))
+    first_weights = (tmp_path / "nes" / "state_dict.pt").read_bytes()
+    run_train(compose_config("train", base))  # the same settings again: allowed, the same generator
+    assert (tmp_path / "nes" / "state_dict.pt").read_bytes() == first_weights
+    with pytest.raises(ConfigError, match="trained with other settings") as caught:
+        run_train(compose_config("train", base + ["generator.lr=0.02"]))
+    assert caught.value.key == "output.dir"
+    assert (tmp_path / "nes" / "state_dict.pt").read_bytes() == first_weights  # untouched
+
+    generate = ["source=" + str(tmp_path / "nes"), "n=300", "seed=1", "tracking=none", f"output.dir={tmp_path / 'e'}"]
+    run_generate(compose_config("generate", generate))
+    run_train(compose_config("train", base + ["generator.lr=0.02", "output.replace=true"]))
+    assert (tmp_path / "nes" / "state_dict.pt").read_bytes() != first_weights
+    with pytest.raises(ConfigError, match="differs in: generator_weights_sha256"):
+        run_generate(compose_config("generate", generate))
