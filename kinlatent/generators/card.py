@@ -108,6 +108,9 @@ def load_generator(directory: str | Path) -> tuple[MLPGenerator, GeneratorCard]:
     generator = build_generator(card)
     try:
         generator.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-    except (FileNotFoundError, RuntimeError) as error:
-        raise GeneratorCardError(f"weights do not fit the card: {error}", source=directory / WEIGHTS_FILE) from error
+    except FileNotFoundError as error:
+        raise GeneratorCardError("no weights file beside the card", source=directory / WEIGHTS_FILE) from error
+    except Exception as error:  # noqa: BLE001 - torch raises many types for a damaged or foreign file
+        raise GeneratorCardError(f"weights are unreadable or do not fit the card: {type(error).__name__}: "
+                                 f"{str(error)[:300]}", source=directory / WEIGHTS_FILE) from error
     return generator.eval(), card

@@ -56,6 +56,7 @@ def only_known_keys(config: Mapping[str, Any], known: set[str], prefix: str, wha
 def file_safe_name(config: Mapping[str, Any], key: str, prefix: str, what: str) -> str:
     """A non-empty name without spaces or slashes (it names files and runs)."""
     name = config.get(key)
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise ConfigError(f"a {what} needs a name without spaces or slashes, got {name!r}", key=f"{prefix}.{key}")
+    if not isinstance(name, str) or not name or name.startswith(".") or any(c in name for c in "/\\ "):
+        raise ConfigError(f"a {what} needs a name without spaces or slashes, not starting with '.', got {name!r}",
+                          key=f"{prefix}.{key}")
     return name

@@ -5,7 +5,7 @@ and every condition's enzymes and species; compute every condition's steady stat
 ones) — all before any training; load the source generator (or train it with ``study.source_train``, kept in
 ``output.dir/source``); run every unfinished row as a Ray task; as each finishes, write its generator, ensemble
 and ``row.json`` (last: a row with its ``row.json`` is finished) and log it as a nested MLflow child run of the
-study's parent run; finally write ``summary.csv``, ``summary.md`` and ``incidence_vs_budget.png`` and log them.
+study's parent run; finally write ``results.csv``, ``results.md`` and ``incidence_vs_budget.png`` and log them.
 
 Rerunning the same study reuses finished rows (same condition, method, budget, seed, settings and source) and
 reopens the same parent run.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -125,7 +126,9 @@ def _finished(directory: Path, fingerprint: str) -> dict[str, Any] | None:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return record if record.get("fingerprint") == fingerprint else None
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+        return None  # damaged or from other settings: the row is computed again
+    return record
 
 
 def _log_child(tracking_uri: str, experiment_id: str, parent_run_id: str, record: dict[str, Any],
@@ -156,6 +159,43 @@ def _log_child(tracking_uri: str, experiment_id: str, parent_run_id: str, record
     return run_id
 
 
+def _check_output_dir(directory: Path) -> None:
+    """The output directory is a directory we can write in (or can be created): checked before any work."""
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{probe} is not a directory: cannot write the study there", key="output.dir")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{probe} is not writable", key="output.dir")
+
+
+def _check_store(uri: str) -> None:
+    """The MLflow store answers (a sqlite file in a writable place, a reachable server): before any work."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # also where a models:/ source is looked up
+    try:
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+    except Exception as error:  # noqa: BLE001 - MLflow raises many types for a bad store
+        raise ConfigError(f"cannot use MLflow tracking store {uri!r}: {str(error).splitlines()[0][:300]}",
+                          key="tracking.uri") from error
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """study.json of an earlier run ({} when absent or damaged: the study continues under a new parent run)."""
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = None
+    if not isinstance(state, dict):
+        logger.warning("%s is damaged: it is rewritten and the study gets a new MLflow parent run", path)
+        return {}
+    return state
+
+
 def _conditions(spec: StudySpec, source: Physiology) -> dict[str, Condition]:
     for condition in spec.conditions:  # names first: a typo fails in a second, not after steady states
         if condition.model is None:
@@ -168,9 +208,12 @@ def run_transfer_study(cfg: DictConfig | Mapping[str, Any]) -> StudyResult:
     container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     spec = parse_study(section(container, "study"))
     directory = Path(str(section(container, "output").get("dir")))
+    _check_output_dir(directory)
     use_ray = boolean(container, "use_ray", "", default=True)
     progress = boolean(container, "progress", "", default=True)
     tracking = dict(container.get("tracking") or {})
+    if tracking.get("enabled") and tracking.get("uri"):
+        _check_store(str(tracking["uri"]))
     source_physiology = physiology_from_config(section(container, "model"))
     conditions = _conditions(spec, source_physiology)
     (generator, card), source_ref = _source_generator(spec, container, directory)
@@ -192,7 +235,7 @@ def run_transfer_study(cfg: DictConfig | Mapping[str, Any]) -> StudyResult:
 
     directory.mkdir(parents=True, exist_ok=True)
     state_path = directory / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    state = _read_state(state_path)
     run_id, experiment_id, tracking_uri = None, None, None
     if tracking.get("enabled") and tracking.get("uri"):
         import mlflow

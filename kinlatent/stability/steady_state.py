@@ -7,6 +7,7 @@ conserved moiety totals) drive it below the tolerance. Failure raises :class:`St
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -55,6 +56,7 @@ class OdeSystem:
         self.assembler = JacobianAssembler(self.compiled, model.conservation)
         self.ode = np.array([model.species_index[s] for s in model.ode_species])
         self.x_all = np.array(x_all, dtype=float)
+        self.deadline: float | None = None   # perf_counter time after which integration gives up
 
     def full(self, x_ode: np.ndarray) -> torch.Tensor:
         x = self.x_all.copy()
@@ -77,6 +79,8 @@ class OdeSystem:
 
     def log_rhs(self, _t: float, y: np.ndarray) -> np.ndarray:
         """d ln x/dt at y = ln x (ODE species)."""
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime
         x = np.exp(y)
         return (self.model.stoichiometry @ self.rates(x)) / x
 
@@ -89,6 +93,10 @@ class OdeSystem:
     def relative_residual(self, x_ode: np.ndarray) -> float:
         v = self.rates(x_ode)
         return float(np.linalg.norm(self.model.stoichiometry @ v) / max(np.linalg.norm(v), 1e-300))
+
+
+class _OutOfTime(Exception):
+    """The integration's wall-clock budget is spent (raised inside the ODE right-hand side)."""
 
 
 def relative_residual(model: KineticModel, concentrations: np.ndarray) -> float:
@@ -108,6 +116,10 @@ def _integrate(system: OdeSystem, x0: np.ndarray, t_max: float, switch_tolerance
         try:
             solution = solve_ivp(system.log_rhs, (t, end), y, method="BDF", jac=system.log_jacobian, rtol=1e-8,
                                  atol=1e-10)
+        except _OutOfTime:
+            raise SteadyStateError(f"no steady state found within the time limit (integrated to t = {t:g} h, "
+                                   f"relative residual {system.relative_residual(np.exp(y)):.2e})",
+                                   source=system.model.source, key="steady_state") from None
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as error:
             raise SteadyStateError(f"integration failed at t = {t:g} h: {error} (check the initial concentrations "
                                    "and the parameters)", source=system.model.source, key="steady_state") from error
@@ -160,9 +172,11 @@ def find_steady_state(
     t_max: float = 1e7,
     switch_tolerance: float = 1e-6,
     max_newton_iterations: int = 50,
+    max_seconds: float | None = None,
 ) -> SteadyState:
     """Steady state of a fully parameterized model reached from ``initial`` (a state, {species: µM}, or
-    concentrations of all species in model order). Boundary species keep the model's values."""
+    concentrations of all species in model order). Boundary species keep the model's values. With
+    ``max_seconds`` the integration gives up (SteadyStateError) after that much wall-clock time."""
     if t_max <= 0 or max_newton_iterations < 1 or tolerance <= 0:
         raise ValueError("t_max and tolerance must be > 0 and max_newton_iterations >= 1")
     if isinstance(initial, np.ndarray):
@@ -185,6 +199,8 @@ def find_steady_state(
         raise SteadyStateError(f"initial state must be a PhysiologicalState, a mapping or an array, got "
                                f"{type(initial).__name__}", source=model.source, key="initial")
     system = OdeSystem(model, x_all)
+    if max_seconds is not None:
+        system.deadline = time.perf_counter() + max_seconds
     x0 = system.x_all[system.ode]
     if not (np.isfinite(x0).all() and (x0 > 0).all()):
         raise SteadyStateError("initial concentrations must be finite and > 0", source=model.source, key="initial")

@@ -30,9 +30,17 @@ def load_generator_from_uri(uri_or_path: str) -> tuple[MLPGenerator, GeneratorCa
         return load_generator(path)
     import mlflow
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri_or_path))
-    card_files = list(local.rglob(CARD_FILE))
     from kinlatent.generators.card import GeneratorCardError
+
+    if ":/" not in uri_or_path:
+        raise GeneratorCardError("not a kinlatent generator directory (no card.json) nor an MLflow model URI "
+                                 "(runs:/… or models:/…)", source=uri_or_path)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri_or_path))
+    except Exception as error:  # noqa: BLE001 - MLflow raises many types for a missing model or run
+        raise GeneratorCardError(f"cannot fetch the MLflow model: {str(error).splitlines()[0][:300]} (tracking "
+                                 f"store {mlflow.get_tracking_uri()})", source=uri_or_path) from error
+    card_files = list(local.rglob(CARD_FILE))
 
     if not card_files:
         raise GeneratorCardError("the MLflow model has no card.json: not a kinlatent generator", source=uri_or_path)

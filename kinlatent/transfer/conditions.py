@@ -23,6 +23,7 @@ from kinlatent.physiology import Physiology, load_physiology
 from kinlatent.pipelines.config_values import file_safe_name, only_known_keys
 
 logger = logging.getLogger(__name__)
+STEADY_STATE_SECONDS = 120.0   # a perturbation whose steady state takes longer to find is refused
 CONDITION_KEYS = {"name", "description", "model", "state", "state_row", "vmax_scale", "uptake_scale", "boundary",
                   "threshold"}
 
@@ -120,6 +121,13 @@ def parse_condition(raw: Any, key: str, conf_dir: Path | None = None) -> Conditi
                           "uptake_scale, boundary)", key=key)
     if spec.model is not None and (spec.vmax_scale or spec.uptake_scale or spec.boundary):
         raise ConfigError("give either a model file or a perturbation of the source model, not both", key=key)
+    if spec.model is None and (spec.state is not None or spec.state_row is not None):
+        raise ConfigError("state and state_row belong to a model file condition; a perturbation starts from the "
+                          "source steady state", key=f"{key}.state")
+    both = sorted(set(spec.vmax_scale) & set(spec.uptake_scale))
+    if both:
+        raise ConfigError(f"{both[0]} is scaled in both vmax_scale and uptake_scale: give one factor",
+                          key=f"{key}.uptake_scale.{both[0]}")
     if spec.model is not None and not Path(spec.model).is_file():
         raise ConfigError(f"condition model file not found: {spec.model} (set KINLATENT_MODELS_DIR)",
                           key=f"{key}.model")
@@ -175,15 +183,15 @@ def build_condition(spec: ConditionSpec, source: Physiology) -> Condition:
             model = source.model
             check_perturbation(spec, model)
             updates = {}
-            for name, factor in {**spec.vmax_scale, **spec.uptake_scale}.items():
+            for name, factor in {**spec.vmax_scale, **spec.uptake_scale}.items():  # disjoint (parse_condition)
                 key = f"vmax_forward_{name}"
-                updates[key] = updates.get(key, model.parameter(key)) * factor
+                updates[key] = model.parameter(key) * factor
             updates.update(spec.boundary)
             perturbed = model.with_parameters(updates, name=f"{model.name}+{spec.name}")
             initial = source.concentrations.copy()
             for species, value in spec.boundary.items():
                 initial[model.species_index[species]] = value
-            steady = find_steady_state(perturbed, initial)
+            steady = find_steady_state(perturbed, initial, max_seconds=STEADY_STATE_SECONDS)
             physiology = Physiology(perturbed, steady.concentrations, steady.fluxes,
                                     label=f"{spec.name} steady state")
     except SteadyStateError as error:

@@ -82,6 +82,9 @@ def row_fingerprint(row: StudyRow, condition: ConditionSpec, source_sha256: str,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+MAX_INTEGER = 2**31 - 1   # seeds and budgets feed numpy / torch generators and int64 columns
+
+
 def _int_list(raw: Any, key: str, minimum: int) -> tuple[int, ...]:
     if raw is None:
         return ()
@@ -89,9 +92,9 @@ def _int_list(raw: Any, key: str, minimum: int) -> tuple[int, ...]:
         raise ConfigError(f"expected a list of integers, got {raw!r}", key=key)
     values = []
     for index, value in enumerate(raw):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INTEGER:
             what = "a positive integer" if minimum > 0 else f"an integer >= {minimum}"
-            raise ConfigError(f"must be {what}, got {value!r}", key=f"{key}[{index}]")
+            raise ConfigError(f"must be {what} (at most {MAX_INTEGER}), got {value!r}", key=f"{key}[{index}]")
         if value in values:
             raise ConfigError(f"{value} is listed twice", key=f"{key}[{index}]")
         values.append(value)
@@ -110,8 +113,9 @@ def parse_study(raw: Mapping[str, Any], conf_dir: Path | None = None) -> StudySp
                           "MLflow model URI such as models:/NAME/1, or null to train one with study.source_train)",
                           key="study.source")
     source_train = raw.get("source_train") or []
-    if isinstance(source_train, str) or not all(isinstance(o, str) for o in source_train):
-        raise ConfigError("expected a list of kinlatent train overrides", key="study.source_train")
+    if not isinstance(source_train, (list, tuple)) or not all(isinstance(o, str) and "=" in o for o in source_train):
+        raise ConfigError(f"expected a list of kinlatent train overrides (key=value), got {source_train!r}",
+                          key="study.source_train")
     conditions_raw = raw.get("conditions")
     if isinstance(conditions_raw, (str, bytes)) or not isinstance(conditions_raw, (list, tuple)) or not conditions_raw:
         raise ConfigError("expected a non-empty list of conditions (names of conf/condition/*.yaml or mappings)",
@@ -154,6 +158,9 @@ def parse_study(raw: Mapping[str, Any], conf_dir: Path | None = None) -> StudySp
         if family not in SETTINGS_KEYS:
             raise ConfigError(f"unknown settings family {family!r}; valid: {sorted(SETTINGS_KEYS)}",
                               key=f"study.settings.{family}")
+        if values is not None and not isinstance(values, Mapping):
+            raise ConfigError(f"expected a mapping of {family} settings, got {values!r}",
+                              key=f"study.settings.{family}")
         values = dict(values or {})
         only_known_keys(values, SETTINGS_KEYS[family], f"study.settings.{family}", family)
         for key, value in values.items():
@@ -163,6 +170,8 @@ def parse_study(raw: Mapping[str, Any], conf_dir: Path | None = None) -> StudySp
     if population < 2 or population % 2:
         raise ConfigError(f"NES population must be even and >= 2 (antithetic pairs), got {population}",
                           key="study.settings.nes.population")
+    if settings.get("latent", {}).get("population", 64) < 4:
+        raise ConfigError("CMA-ES needs a population of at least 4", key="study.settings.latent.population")
     reuse = raw.get("reuse", "saturation")
     if reuse not in REUSE_MODES:
         raise ConfigError(f"unknown reuse {reuse!r}; valid: {', '.join(REUSE_MODES)}", key="study.reuse")
@@ -185,9 +194,12 @@ def _check_setting(name: str, value: Any, key: str) -> None:
     if name in POSITIVE_INTEGERS:
         if not (number and isinstance(value, int) and value > 0):
             raise ConfigError(f"must be a positive integer, got {value!r}", key=key)
-    elif name in ("shrinkage", "discriminator_dropout", "dropout", "sigma_min"):
+    elif name in ("shrinkage", "discriminator_dropout", "dropout", "sigma_min", "beta1"):
         if not (number and 0 <= value < (0.5 if name == "sigma_min" else 1)):
             raise ConfigError(f"must be a number in [0, {0.5 if name == 'sigma_min' else 1}), got {value!r}",
                               key=key)
+    elif name == "lr_decay":
+        if not (number and 0 < value <= 1):
+            raise ConfigError(f"must be a number in (0, 1], got {value!r}", key=key)
     elif not (number and value > 0):
         raise ConfigError(f"must be a positive number, got {value!r}", key=key)

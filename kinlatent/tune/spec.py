@@ -120,6 +120,10 @@ def _check_job_config(job: TunableJob, container: Mapping[str, Any], fixed: list
 def check_sweep(container: Mapping[str, Any]) -> SweepSpec:
     """Check the ``tune`` config (resolved container) and return the sweep; see the module docstring."""
     search = section(container, PREFIX)
+    from kinlatent.pipelines.config_values import only_known_keys
+
+    only_known_keys(search, {"name", "job", "overrides", "metric", "mode", "num_samples", "space", "scheduler",
+                             "search_alg", "max_concurrent", "resources"}, PREFIX, "search-space")
     name = search.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"must be a non-empty name, got {name!r}", key=f"{PREFIX}.name")

@@ -53,3 +53,14 @@ def test_non_convergence_is_an_error(strain2, reference_csv):
     with pytest.raises(SteadyStateError, match="no steady state reached") as info:
         find_steady_state(strain2, state, t_max=1e-3)
     assert "varma_strain_2.yml" in str(info.value)
+
+
+def test_time_limit_turns_a_runaway_integration_into_an_error(strain1, steady1):
+    """PFK vmax × 1e12: BDF crawls for many minutes; with a wall-clock limit it is a clear error in seconds."""
+    import time
+
+    perturbed = strain1.with_parameters({"vmax_forward_PFK": strain1.parameter("vmax_forward_PFK") * 1e12})
+    started = time.perf_counter()
+    with pytest.raises(SteadyStateError, match="within the time limit"):
+        find_steady_state(perturbed, steady1.concentrations, max_seconds=3.0)
+    assert time.perf_counter() - started < 30

@@ -16,12 +16,13 @@ from kinlatent.transfer.conditions import ConditionError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _refused(tmp_path: Path, overrides: list[str], error: type, key: str, text: str) -> None:
-    cfg = compose_config("transfer_study", overrides + [f"output.dir={tmp_path / 'study'}", "tracking=none",
-                                                        "progress=false"])
+def _refused(tmp_path: Path, overrides: list[str], error: type, key: str | None, text: str) -> None:
+    cfg = compose_config("transfer_study", [f"output.dir={tmp_path / 'study'}", "tracking=none", "progress=false"]
+                         + overrides)
     with pytest.raises(error, match=text) as caught:
         run_transfer_study(cfg)
-    assert caught.value.key == key, caught.value
+    if key is not None:
+        assert caught.value.key == key, caught.value
     assert not (tmp_path / "study").exists()
 
 
@@ -39,6 +40,18 @@ def _refused(tmp_path: Path, overrides: list[str], error: type, key: str, text: 
     (["study.threshold=2.0"], "study.threshold", "< 0"),
     (["study.reuse=kinetic"], "study.reuse", "saturation, km"),
     (["study.source=/nonexistent/generator"], "study.source", "not found"),
+    (["study.settings.nes=abc"], "study.settings.nes", "expected a mapping"),
+    (["study.settings.gan.beta1=5"], "study.settings.gan.beta1", r"\[0, 1\)"),
+    (["study.settings.nes.lr_decay=50"], "study.settings.nes.lr_decay", r"\(0, 1\]"),
+    (["study.settings.latent.search=cmaes", "+study.settings.latent.population=1"],
+     "study.settings.latent.population", "at least 4"),
+    (["study.seeds=[100000000000000000000000]"], "study.seeds[0]", "at most"),
+    (["study.source_train=[generator]"], "study.source_train", "list of kinlatent train overrides"),
+    (["study.name=.."], "study.name", "not starting with"),
+    (["study.conditions=[{name: x,vmax_scale: {GLCptspp: 2.0},uptake_scale: {GLCptspp: 1.5}}]"],
+     "study.conditions[0].uptake_scale.GLCptspp", "both vmax_scale and uptake_scale"),
+    (["study.conditions=[{name: x,vmax_scale: {PFK: 2.0},state: /nonexistent.csv}]"], "study.conditions[0].state",
+     "belong to a model file condition"),
 ])
 def test_bad_study_settings_are_named(tmp_path, overrides, key, text):
     _refused(tmp_path, overrides, ConfigError, key, text)
@@ -66,6 +79,16 @@ def test_condition_needs_a_name_and_a_change(tmp_path):
              "study.conditions[0].name", "without spaces")
     _refused(tmp_path, ["study.conditions=[{name: neg,vmax_scale: {PFK: -1.0}}]"], ConfigError,
              "study.conditions[0].vmax_scale.PFK", "> 0")
+
+
+def test_bad_output_directory_and_source_files(tmp_path):
+    (tmp_path / "a_file").write_text("not a directory")
+    _refused(tmp_path, [f"output.dir={tmp_path / 'a_file' / 'study'}"], ConfigError, "output.dir", "not a directory")
+    broken = tmp_path / "broken_generator"
+    broken.mkdir()
+    (broken / "card.json").write_text('{"kind": "nes"}')
+    _refused(tmp_path, [f"study.source={broken}", "study.conditions=[pgi_half]"], KinlatentError, None,
+             "malformed generator card")
 
 
 def test_cli_exits_2_before_ray_or_outputs(tmp_path):

@@ -168,3 +168,7 @@ def test_cli_refuses_a_bad_sweep_before_ray_starts(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "hparams_search.metric" in result.stderr
     assert not ray_dir.exists() and not (tmp_path / "sweep").exists()
+
+
+def test_unknown_top_level_key_of_a_search_space_is_refused(tune_configs):
+    refused(with_changes(tune_configs["nes_varma"], foo=1), "hparams_search.foo", "unknown search-space setting")
