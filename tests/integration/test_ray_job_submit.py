@@ -226,7 +226,7 @@ def test_submitted_sampling_job_writes_dataset_and_mlflow_run(ray_head, shared_m
     manifest = read_manifest(dataset)
     assert manifest["status"] == "complete" and manifest["n_rows"] == 2000
     assert manifest["config"]["ray"]["address"] == "auto"
-    assert manifest["model_file"] == str(shared_models / "varma_strain_1.yml")
+    assert Path(manifest["model_file"]).resolve() == (shared_models / "varma_strain_1.yml").resolve()
     frame = read_dataset(dataset)
     assert np.array_equal(np.sort(frame["row"].to_numpy()), np.arange(2000))
     assert (storage / "outputs" / "sample").is_dir()  # Hydra's run dir is under the storage root too
