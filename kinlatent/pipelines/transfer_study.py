@@ -61,7 +61,10 @@ def _source_generator(spec: StudySpec, container: Mapping[str, Any], directory: 
     target = directory / "source"
     recipe = target / "source_train.json"
     if (target / "card.json").is_file():
-        previous = json.loads(recipe.read_text()) if recipe.is_file() else None
+        try:
+            previous = json.loads(recipe.read_text())
+        except (OSError, ValueError):
+            previous = None
         if previous != list(spec.source_train):
             raise ConfigError(f"{target} holds a source generator trained with other overrides ({previous}); give "
                               "another output.dir or remove that directory", key="study.source_train")
@@ -73,8 +76,9 @@ def _source_generator(spec: StudySpec, container: Mapping[str, Any], directory: 
     cfg = compose_job_config("train", list(spec.source_train) + ["tracking=none", f"output.dir={target}"])
     cfg = OmegaConf.merge(cfg, {"model": dict(section(container, "model")), "ray": dict(section(container, "ray"))})
     logger.info("training the source generator (study.source_train) into %s", target)
+    target.mkdir(parents=True, exist_ok=True)
+    write_atomic_bytes(recipe, json.dumps(list(spec.source_train)).encode())  # first: an interrupted run resumes
     run_train(cfg)
-    write_atomic_bytes(recipe, json.dumps(list(spec.source_train)).encode())
     return load_generator_from_uri(str(target)), str(target)
 
 

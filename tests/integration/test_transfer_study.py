@@ -135,3 +135,28 @@ def test_four_conditions_in_one_command_resume_after_a_kill(local_ray, nes_gener
     again = run_transfer_study(compose_config("transfer_study", overrides))  # nothing left to do
     assert again.reused == 28 and again.run_id == result.run_id
     assert _finished_rows(out) == settled and len(_children(store, result.run_id)) == 28
+
+
+def test_source_generator_is_trained_once_when_none_is_given(local_ray, tmp_path):
+    train = ["generator=nes", "generator.generations=1", "generator.population=4", "generator.sets_per_member=10",
+             "generator.latent_dim=4", "generator.widths=[8]", "generator.use_ray=false", "generator.eval_every=0",
+             "generator.eval_sets=50"]
+    listed = "[" + ",".join(json.dumps(o) for o in train) + "]"
+    overrides = ["study.source=null", f"study.source_train={listed}", "study.conditions=[pgi_half]",
+                 "study.methods={gan_finetune: [30], gan_scratch: [30], nes_finetune: [1], nes_scratch: [1], "
+                 "latent_retarget: [100]}", "study.settings.nes.population=4", "study.settings.nes.sets_per_member=10",
+                 "study.settings.gan.steps=10", "study.settings.latent.hits=20", "study.eval_sets=100",
+                 f"output.dir={tmp_path / 'study'}", "tracking=none", "progress=false", "use_ray=false"]
+    first = run_transfer_study(compose_config("transfer_study", overrides))
+    card = tmp_path / "study" / "source" / "card.json"
+    assert card.is_file() and len(first.rows) == 7
+    assert json.loads(card.read_text())["spec"]["latent_dim"] == 4
+    mtime = card.stat().st_mtime_ns
+    again = run_transfer_study(compose_config("transfer_study", overrides))
+    assert again.reused == 7 and card.stat().st_mtime_ns == mtime  # the source is trained once
+    from kinlatent.exceptions import ConfigError
+
+    other = listed.replace("generator.generations=1", "generator.generations=2")
+    with pytest.raises(ConfigError, match="trained with other overrides") as caught:
+        run_transfer_study(compose_config("transfer_study", overrides + [f"study.source_train={other}"]))
+    assert caught.value.key == "study.source_train" and card.stat().st_mtime_ns == mtime
