@@ -154,6 +154,14 @@ def test_source_generator_is_trained_once_when_none_is_given(local_ray, tmp_path
     mtime = card.stat().st_mtime_ns
     again = run_transfer_study(compose_config("transfer_study", overrides))
     assert again.reused == 7 and card.stat().st_mtime_ns == mtime  # the source is trained once
+    # damaged files of a finished study: a row.json that is not an object is recomputed, a broken study.json
+    # is rewritten; nothing else is touched
+    damaged = tmp_path / "study" / "rows" / "pgi_half__direct__b0__s0" / "row.json"
+    damaged.write_text("[1, 2]")
+    (tmp_path / "study" / "study.json").write_text('{"name": ')
+    repaired = run_transfer_study(compose_config("transfer_study", overrides))
+    assert repaired.reused == 6 and json.loads(damaged.read_text())["method"] == "direct"
+    assert json.loads((tmp_path / "study" / "study.json").read_text())["name"] == "varma_four_conditions"
     from kinlatent.exceptions import ConfigError
 
     other = listed.replace("generator.generations=1", "generator.generations=2")
