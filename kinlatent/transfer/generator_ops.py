@@ -11,7 +11,6 @@ import copy
 import numpy as np
 import torch
 
-from kinlatent.generators.evaluation import incidence  # noqa: F401 - re-exported for the transfer methods
 from kinlatent.generators.mlp import GeneratorSpec, MLPGenerator
 from kinlatent.generators.sampling import generate_ln_km
 from kinlatent.stability import OracleStability

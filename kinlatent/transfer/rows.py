@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from kinlatent.generators.evaluation import incidence
 from kinlatent.generators.mlp import MLPGenerator
 from kinlatent.physiology import Physiology
-from kinlatent.transfer.generator_ops import generated_lambda_max, incidence
+from kinlatent.transfer.generator_ops import generated_lambda_max
 from kinlatent.transfer.methods import TransferTask, apply_method, start_generator
 
 EVAL_SEED_OFFSET = 104_729   # generated-set seed of the incidence checks: the same z for before and after
